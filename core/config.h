@@ -39,11 +39,13 @@ struct config {
 	int password_hash_fast;   /* 1: libsodium MIN limits (tests only) */
 
 	/* plugins */
-	char *plugin_dirs[CONFIG_MAX_PLUGIN_DIRS];
+	char *plugin_dirs[CONFIG_MAX_PLUGIN_DIRS]; /* owned; searched in order */
 	int plugin_dir_count;
+	int plugin_dirs_set;      /* the file set pluginDirs (no default dir is added) */
 	json_t *plugins_enabled;  /* array of names to load, or NULL for all found; owned */
 	json_t *plugins_config;   /* object name -> object; owned */
 
+	char *log_level;          /* "error", "warn", "info" or "debug" */
 	char *config_path;        /* the file read, or NULL */
 };
 
@@ -53,6 +55,10 @@ int config_defaults(struct config *cfg);
  * SENSED_EINVAL and writes a message naming the key into err. */
 int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* "HOST:PORT" into listen_host/listen_port (--listen and the "listen" key). */
+int config_set_listen(struct config *cfg, const char *value, char *err, size_t errlen);
+/* Append a plugin directory (--plugin-dir and "pluginDirs"). */
+int config_add_plugin_dir(struct config *cfg, const char *dir, char *err, size_t errlen);
 
 /* The process-wide configuration, set once by main() before threads start. */
 extern const struct config *g_config;

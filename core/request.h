@@ -62,6 +62,8 @@ void reply_store_error(sensed_request *req, int err);
 void reply_header(sensed_request *req, const char *name, const char *value);
 void reply_bytes(sensed_request *req, int status, const char *content_type, const void *bytes,
                  size_t len);
+int reply_document(sensed_request *req, sensed_collection *coll, const char *id,
+                   const sensed_query *q);
 int request_run_job(sensed_request *req, sensed_job_work work, sensed_job_done done, void *arg);
 
 /* Parse an application/x-www-form-urlencoded body or a query string into a JSON object

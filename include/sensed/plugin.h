@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define SENSED_SDK_ABI_MAJOR 1
-#define SENSED_SDK_ABI_MINOR 0
+#define SENSED_SDK_ABI_MINOR 1
 #define SENSED_PLUGIN_MAGIC 0x53454e53u /* "SENS" */
 #define SENSED_PLUGIN_ENTRY_SYMBOL "sensed_plugin_entry"
 
@@ -316,6 +316,14 @@ struct sensed_host {
 
 	/* Members appended after ABI 1.0 go here, at the end, with a SENSED_SDK_ABI_MINOR
 	 * bump. */
+
+	/* ---- ABI 1.1 */
+	/* Reply 200 with the document `id` of `coll`, shaped by `q` (fields, expand; NULL for
+	 * the document as stored).  Unshaped documents go out as the stored bytes, never
+	 * parsed.  Returns 0 after replying; on SENSED_ENOTFOUND (or another error) nothing
+	 * was sent and the caller replies (e.g. 404 with its own code). */
+	int (*reply_document)(sensed_request *req, sensed_collection *coll, const char *id,
+	                      const sensed_query *q);
 };
 
 /* Does this host provide `member`?  (A host of an older minor has a shorter table.) */

@@ -1,0 +1,55 @@
+/* A plugin for the benchmark only: stores JSON documents and reads one back, the way an
+ * API plugin serves GET /<things>/{id}.  Built out of tree against the installed SDK. */
+#include <sensed/plugin.h>
+
+static const sensed_host *host;
+static sensed_collection *documents;
+
+static void create_document(sensed_request *req, void *unused)
+{
+	json_t *body;
+	int rc;
+
+	(void)unused;
+	if (host->request_json(req, &body))
+		return;
+	if (!json_is_object(body)) {
+		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER,
+		                  "the body must be a JSON object");
+		json_decref(body);
+		return;
+	}
+	rc = host->doc_insert(NULL, documents, body, NULL);
+	if (rc)
+		host->reply_store_error(req, rc);
+	else
+		host->reply_json(req, 201, body);
+	json_decref(body);
+}
+
+static void read_document(sensed_request *req, void *unused)
+{
+	int rc;
+
+	(void)unused;
+	rc = host->reply_document(req, documents, host->request_param(req, "id"), NULL);
+	if (rc)
+		host->reply_store_error(req, rc);
+}
+
+static int benchdoc_init(sensed_plugin *self, const sensed_host *h)
+{
+	int rc;
+
+	host = h;
+	rc = host->collection_open(self, "bench_documents", &documents);
+	if (!rc)
+		rc = host->route_add(self, SENSED_POST, "/bench/documents", SENSED_ROLE_CONSUMER,
+		                     create_document, NULL);
+	if (!rc)
+		rc = host->route_add(self, SENSED_GET, "/bench/documents/{id}", SENSED_ROLE_CONSUMER,
+		                     read_document, NULL);
+	return rc;
+}
+
+SENSED_PLUGIN_DEFINE("benchdoc", "1.0.0", "Benchmark documents", benchdoc_init, NULL)

@@ -1,0 +1,14 @@
+/* Store internals visible to its unit tests only. */
+#ifndef SENSED_CORE_STORE_INTERNAL_H
+#define SENSED_CORE_STORE_INTERNAL_H
+
+#include <stddef.h>
+
+/* Documents decoded and tested against a filter since start-up (relaxed atomic
+ * increments).  Tests use it to prove a query used an index instead of a scan. */
+extern size_t store_docs_examined;
+
+/* Current LMDB map size in bytes (0 when the store is closed). */
+size_t store_map_size(void);
+
+#endif
