@@ -20,9 +20,11 @@ cc -O2 -shared -fPIC -fvisibility=hidden -o "$work/plugins/benchdoc.so" "$root/b
      pkg-config --cflags --libs sensed-plugin)
 
 port=18081; nginx_port=18082
+# Same work as nginx below: no access log on either side.
+echo '{"accessLog": false}' >"$work/sensed.json"
 email=bench@sensed.test; password=bench-password-1
 SENSED_ADMIN_EMAIL=$email SENSED_ADMIN_PASSWORD=$password \
-  taskset -c 0 "$work/prefix/bin/sensed" --listen 127.0.0.1:$port --data "$work/data" \
+  taskset -c 0 "$work/prefix/bin/sensed" --config "$work/sensed.json" --listen 127.0.0.1:$port --data "$work/data" \
   --workers 1 --plugin-dir "$work/plugins" 2>"$work/sensed.log" &
 for _ in $(seq 100); do grep -q "listening on" "$work/sensed.log" && break; sleep 0.1; done
 api=http://127.0.0.1:$port/api/v1
@@ -33,6 +35,7 @@ doc=$(python3 -c 'import json; print(json.dumps({"title": "Benchmark document", 
 id=$(curl -sf -X POST "$api/bench/documents" -H "Authorization: Bearer $token" \
      -H 'Content-Type: application/json' -d "$doc" | python3 -c 'import json,sys; print(json.load(sys.stdin)["_id"])')
 mkdir -p "$work/www"
+chmod 755 "$work" "$work/www"  # nginx's workers run as www-data
 curl -sf "$api/bench/documents/$id" -H "Authorization: Bearer $token" >"$work/www/document.json"
 curl -sf "$api/application/status" >"$work/www/status.json"
 
@@ -63,7 +66,7 @@ run_wrk() { # name url [header]
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-  errors=$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' <<<"$out" | awk '{print $NF}')
+  errors=$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' <<<"$out" | awk '{print $NF}' || true)
   results+=("$1|$rps|$p50|$p99|${errors:-0}")
 }
 run_wrk "nginx static status.json" "http://127.0.0.1:$nginx_port/status.json"

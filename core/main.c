@@ -65,20 +65,25 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
-/* The plugins built beside a binary in the build tree, else the installed directory. */
+/* The plugins built beside a binary in the build tree (<bin>/plugins), else those of the
+ * installation the binary belongs to (<bin>/../lib/sensed/plugins, so an installed tree
+ * can be moved), else the configured install prefix. */
 static int add_default_plugin_dir(struct config *cfg, char *err, size_t errlen)
 {
-	char exe[PATH_MAX], dir[PATH_MAX + 16];
+	char exe[PATH_MAX], dir[2 * PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct stat st;
+	char *slash;
 
 	if (n > 0) {
 		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-
+		slash = strrchr(exe, '/');
 		if (slash) {
 			*slash = '\0';
 			snprintf(dir, sizeof(dir), "%s/plugins", exe);
+			if (!stat(dir, &st) && S_ISDIR(st.st_mode))
+				return config_add_plugin_dir(cfg, dir, err, errlen);
+			snprintf(dir, sizeof(dir), "%s/../%s", exe, SENSED_INSTALL_PLUGIN_RELDIR);
 			if (!stat(dir, &st) && S_ISDIR(st.st_mode))
 				return config_add_plugin_dir(cfg, dir, err, errlen);
 		}
@@ -221,8 +226,7 @@ static int build_config(const struct options *o, struct config *cfg)
 	for (int i = 0; !rc && i < o->plugin_dir_count; i++)
 		rc = config_add_plugin_dir(cfg, o->plugin_dirs[i], err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "sensed: configuration: %s\n",
-		        err[0] ? err : sensed_strerror(rc));
+		fprintf(stderr, "sensed: configuration: %s\n", err[0] ? err : sensed_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -233,7 +237,9 @@ static int build_config(const struct options *o, struct config *cfg)
 static int check_plugins(const struct config *cfg)
 {
 	char tmp[] = "/tmp/sensed-check-XXXXXX";
-	struct store_options so = {.map_size = 64 << 20, .durable = 0, .max_limit = cfg->max_limit,
+	struct store_options so = {.map_size = 64 << 20,
+	                           .durable = 0,
+	                           .max_limit = cfg->max_limit,
 	                           .max_collections = 256};
 	int failures;
 
@@ -305,8 +311,10 @@ static void on_stop_signal(int sig)
 
 static int serve(const struct config *cfg)
 {
-	struct store_options so = {.map_size = cfg->map_size, .durable = cfg->durable,
-	                           .max_limit = cfg->max_limit, .max_collections = 256};
+	struct store_options so = {.map_size = cfg->map_size,
+	                           .durable = cfg->durable,
+	                           .max_limit = cfg->max_limit,
+	                           .max_collections = 256};
 	struct sigaction sa = {.sa_handler = on_stop_signal};
 	pthread_t reader_checker;
 	int port = 0, rc, threads;
