@@ -544,32 +544,171 @@ static int token_from_header(const char *authorization, struct jwt_claims *claim
 	return 0;
 }
 
+/* Per-thread caches for auth_resolve, the cost every authenticated request pays.  Neither
+ * can outlive a revocation or a change of user: the token record and the user's stored
+ * bytes are read from the store on every request; what is cached is only work that is a
+ * pure function of bytes compared in full:
+ *   - verified tokens: the signature check and decoding of a token string (the key does
+ *     not change while the server runs);
+ *   - users: the parsed user document and role, reused while the stored bytes are equal.
+ * Each thread owns its cache (thread key with a destructor, so nothing leaks at exit). */
+#define RESOLVE_CACHE_SLOTS 64
+
+struct verified_token {
+	char token[JWT_MAX_LEN + 1]; /* "" when the slot is free */
+	struct jwt_claims claims;
+	char token_id[25];
+};
+
+struct cached_user {
+	char id[25];
+	char *bytes; /* owned copy of the stored document */
+	size_t len;
+	json_t *doc; /* owned; handed out with json_incref, never modified */
+	int role;    /* -1 when inactive or of an unknown role */
+};
+
+struct resolve_cache {
+	struct verified_token tokens[RESOLVE_CACHE_SLOTS];
+	struct cached_user users[RESOLVE_CACHE_SLOTS];
+};
+
+static pthread_key_t resolve_cache_key;
+static pthread_once_t resolve_cache_once = PTHREAD_ONCE_INIT;
+
+static void resolve_cache_free(void *p)
+{
+	struct resolve_cache *cache = p;
+
+	for (int i = 0; i < RESOLVE_CACHE_SLOTS; i++) {
+		free(cache->users[i].bytes);
+		json_decref(cache->users[i].doc);
+	}
+	free(cache);
+}
+
+static void resolve_cache_key_create(void)
+{
+	pthread_key_create(&resolve_cache_key, resolve_cache_free);
+}
+
+/* This thread's cache, or NULL when out of memory (resolution then works uncached). */
+static struct resolve_cache *resolve_cache(void)
+{
+	struct resolve_cache *cache;
+
+	pthread_once(&resolve_cache_once, resolve_cache_key_create);
+	cache = pthread_getspecific(resolve_cache_key);
+	if (cache == NULL) {
+		cache = calloc(1, sizeof(*cache));
+		if (cache != NULL && pthread_setspecific(resolve_cache_key, cache) != 0) {
+			free(cache);
+			cache = NULL;
+		}
+	}
+	return cache;
+}
+
+static uint32_t string_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* As token_from_header, through the cache. */
+static int token_from_header_cached(struct resolve_cache *cache, const char *authorization,
+                                    struct jwt_claims *claims, char token_id[25])
+{
+	const char *token = bearer_token(authorization);
+	struct verified_token *slot;
+	size_t len;
+
+	if (token == NULL)
+		return SENSED_EINVAL;
+	len = strlen(token);
+	if (cache == NULL || len > JWT_MAX_LEN)
+		return token_from_header(authorization, claims, token_id);
+	slot = &cache->tokens[string_hash(token, len) % RESOLVE_CACHE_SLOTS];
+	if (strcmp(slot->token, token) != 0) {
+		if (token_from_header(authorization, claims, token_id) != 0)
+			return SENSED_EINVAL;
+		memcpy(slot->token, token, len + 1);
+		slot->claims = *claims;
+		memcpy(slot->token_id, token_id, 25);
+		return 0;
+	}
+	*claims = slot->claims;
+	memcpy(token_id, slot->token_id, 25);
+	return 0;
+}
+
+/* The user `id` as stored now (bytes borrowed from `txn`): a new reference to its parsed
+ * document in *doc and its role (-1 when inactive or unknown). */
+static int user_of_bytes(struct resolve_cache *cache, const char *id, const char *bytes, size_t len,
+                         json_t **doc, int *role)
+{
+	struct cached_user *slot =
+	    cache ? &cache->users[string_hash(id, 24) % RESOLVE_CACHE_SLOTS] : NULL;
+	json_t *parsed;
+	char *copy;
+
+	if (slot && slot->doc && strcmp(slot->id, id) == 0 && slot->len == len &&
+	    memcmp(slot->bytes, bytes, len) == 0) {
+		*doc = json_incref(slot->doc);
+		*role = slot->role;
+		return 0;
+	}
+	parsed = json_loadb(bytes, len, 0, NULL);
+	if (parsed == NULL)
+		return SENSED_ESTORE;
+	*role = user_is_active(parsed)
+	            ? role_of_id(json_string_value(json_object_get(parsed, "roleId")))
+	            : -1;
+	*doc = parsed;
+	copy = slot ? malloc(len) : NULL;
+	if (copy != NULL) {
+		memcpy(copy, bytes, len);
+		free(slot->bytes);
+		json_decref(slot->doc);
+		memcpy(slot->id, id, 25);
+		slot->bytes = copy;
+		slot->len = len;
+		slot->doc = json_incref(parsed);
+		slot->role = *role;
+	}
+	return 0;
+}
+
 int auth_resolve(sensed_request *req, const char *authorization)
 {
+	struct resolve_cache *cache = resolve_cache();
 	struct jwt_claims claims;
 	char token_id[25];
 	sensed_txn *txn = NULL;
-	json_t *record = NULL, *user = NULL;
+	const char *record_bytes, *user_bytes;
+	size_t record_len, user_len;
+	json_t *user = NULL;
+	int role = -1, err;
 
 	if (req == NULL)
 		return SENSED_EINVAL;
 	if (authorization == NULL)
 		return SENSED_ENOTFOUND;
-	if (token_from_header(authorization, &claims, token_id) != 0)
+	if (token_from_header_cached(cache, authorization, &claims, token_id) != 0)
 		return SENSED_EINVAL;
 	if (store_txn_begin(0, &txn) != 0)
 		return SENSED_EINVAL;
-	int err = store_doc_get(txn, auth.tokens, token_id, &record);
+	/* The signature binds user and apiSecret; the record's existence says "not revoked". */
+	err = store_doc_get_raw(txn, auth.tokens, token_id, &record_bytes, &record_len);
 	if (err == 0)
-		err = store_doc_get(txn, auth.users, claims.user, &user);
+		err = store_doc_get_raw(txn, auth.users, claims.user, &user_bytes, &user_len);
+	if (err == 0)
+		err = user_of_bytes(cache, claims.user, user_bytes, user_len, &user, &role);
 	store_txn_abort(txn);
-
-	const char *owner = json_string_value(json_object_get(record, "userId"));
-	int role = -1;
-	if (err == 0 && owner != NULL && strcmp(owner, claims.user) == 0 && user_is_active(user))
-		role = role_of_id(json_string_value(json_object_get(user, "roleId")));
-	json_decref(record);
-	if (role < 0) {
+	if (err != 0 || role < 0) {
 		json_decref(user);
 		return SENSED_EINVAL;
 	}

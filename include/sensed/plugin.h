@@ -206,7 +206,8 @@ struct sensed_host {
 	/* The raw body bytes (e.g. form data); *len may be 0. */
 	const char *(*request_body)(sensed_request *req, size_t *len);
 	/* The signed-in user's document (no secrets), or NULL on a public route without a
-	 * valid token. */
+	 * valid token.  Read-only: it may be shared with other requests of the same thread
+	 * (json_deep_copy it to change it). */
 	json_t *(*request_user)(sensed_request *req);
 	const char *(*request_user_id)(sensed_request *req);
 	enum sensed_role (*request_role)(sensed_request *req);

@@ -217,6 +217,15 @@ Test(auth, revoked_deleted_and_inactive_users_do_not_resolve)
 	cr_assert_eq(resolve(header, &req), 0);
 	json_decref(req.user);
 
+	/* a new role applies to the next request with the same token */
+	json_object_set_new(user, "roleId", json_string(id_of(roles, "name", "admin")));
+	cr_assert_eq(store_doc_replace(NULL, users, id, user), 0);
+	cr_assert_eq(resolve(header, &req), 0);
+	cr_assert_eq(req.role, SENSED_ROLE_ADMIN);
+	cr_assert_str_eq(json_string_value(json_object_get(req.user, "roleId")),
+	                 id_of(roles, "name", "admin"));
+	json_decref(req.user);
+
 	/* revoked */
 	cr_assert_eq(auth_tokens_revoke_user(id), 0);
 	cr_assert_eq(resolve(header, &req), SENSED_EINVAL);
