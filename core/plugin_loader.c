@@ -182,7 +182,7 @@ static const json_t *enabled_list(void)
 	return NULL;
 }
 
-/* plugins.<name>.essential: true in the configuration marks a plugin the operators cannot
+/* plugins.config.<name>.essential: true in the configuration marks a plugin the operators cannot
  * disable at run time. */
 static int configured_essential(const char *name)
 {

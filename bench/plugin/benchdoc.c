@@ -16,15 +16,13 @@ static void create_document(sensed_request *req, void *unused)
 	if (!json_is_object(body)) {
 		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER,
 		                  "the body must be a JSON object");
-		json_decref(body);
 		return;
 	}
 	rc = host->doc_insert(NULL, documents, body, NULL);
 	if (rc)
 		host->reply_store_error(req, rc);
 	else
-		host->reply_json(req, 201, body);
-	json_decref(body);
+		host->reply_json(req, 201, body); /* the body is the request's: borrowed */
 }
 
 static void read_document(sensed_request *req, void *unused)

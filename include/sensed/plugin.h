@@ -200,7 +200,7 @@ struct sensed_host {
 	/* A request header (case-insensitive name); NULL if absent. */
 	const char *(*request_header)(sensed_request *req, const char *name);
 	/* The JSON body, parsed once with duplicate keys rejected.  Returns 0 and sets *body
-	 * (NULL when the body is empty); on invalid JSON returns SENSED_EINVAL and the host
+	 * (NULL when the body is empty; borrowed from the request: never json_decref it); on invalid JSON returns SENSED_EINVAL and the host
 	 * has already replied 400 -- the handler must return without replying. */
 	int (*request_json)(sensed_request *req, json_t **body);
 	/* The raw body bytes (e.g. form data); *len may be 0. */
