@@ -370,7 +370,6 @@ static int serve(const struct config *cfg)
 	pthread_mutex_unlock(&reader_check_lock);
 	pthread_join(reader_checker, NULL);
 
-	pool_stop();
 	plugin_unload_all();
 	auth_shutdown();
 	router_free(g_router);

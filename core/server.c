@@ -14,6 +14,7 @@
 #include "config.h"
 #include "errors.h"
 #include "log.h"
+#include "pool.h"
 #include "request.h"
 #include "server_internal.h"
 
@@ -391,6 +392,9 @@ int server_run(const struct config *cfg)
 		event_active(workers[i].stop_event, EV_TIMEOUT, 0);
 	for (int i = 0; i < started; i++)
 		pthread_join(workers[i].thread, NULL);
+	/* A job still running past the grace period hands its result to a loop with
+	 * event_active: join the pool while the loops' bases still exist. */
+	pool_stop();
 	for (int i = 0; i < n; i++)
 		worker_free(&workers[i]);
 	free(workers);

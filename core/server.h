@@ -12,7 +12,8 @@ extern struct router *g_router;
 
 /* Bind the listening socket(s).  On success *port_out holds the bound port. */
 int server_bind(const struct config *cfg, int *port_out);
-/* Run the workers until server_stop(); returns 0 after a clean stop.  Thread: main. */
+/* Run the workers until server_stop(); returns 0 after a clean stop, the worker pool
+ * stopped too (pool_stop).  Thread: main. */
 int server_run(const struct config *cfg);
 /* Async-signal-safe: stop accepting, finish in-flight requests, return from
  * server_run(). */
