@@ -67,6 +67,8 @@ struct throttle_slot {
 static struct {
 	sensed_collection *users, *roles, *groups, *secrets, *tokens, *installation;
 	unsigned char jwt_key[JWT_KEY_BYTES];
+	/* Derived from jwt_key: seals stored secrets (secret_seal). */
+	unsigned char seal_key[crypto_secretbox_KEYBYTES];
 	struct role_entry roles_by_id[ROLE_CACHE_MAX];
 	int role_count;
 	/* A hash of a random password: unknown users are verified against it so that the
@@ -396,6 +398,10 @@ int auth_init(const struct config *cfg)
 		return err;
 
 	if ((err = open_collections()) || (err = load_or_create_jwt_key()) ||
+	    (err = crypto_kdf_derive_from_key(auth.seal_key, sizeof auth.seal_key, 1, "sealbox1",
+	                                      auth.jwt_key) != 0
+	               ? SENSED_EINVAL
+	               : 0) ||
 	    (err = seed_and_cache_roles()) || (err = seed_groups_once()) ||
 	    (err = create_super_user_once())) {
 		log_msg(SENSED_LOG_ERROR, AUTH_TAG, "start-up failed: %s", sensed_strerror(err));
@@ -407,6 +413,7 @@ int auth_init(const struct config *cfg)
 void auth_shutdown(void)
 {
 	sodium_memzero(auth.jwt_key, sizeof auth.jwt_key);
+	sodium_memzero(auth.seal_key, sizeof auth.seal_key);
 	pthread_mutex_destroy(&auth.throttle_lock);
 }
 
@@ -475,15 +482,17 @@ int auth_password_verify(const char *user_id, const char *password)
 /* Delete the tokens of `user_id` (only those of `type` unless NULL) in one write
  * transaction.  Lists come back capped at the store's max limit: repeat until none is
  * left. */
-static int revoke_tokens(const char *user_id, const char *type)
+/* Delete the tokens of `user_id` whose `field` is `value` (every token when field is
+ * NULL). */
+static int revoke_tokens(const char *user_id, const char *field, const char *value)
 {
 	sensed_txn *txn = NULL;
 	int err;
 
 	if (user_id == NULL)
 		return SENSED_EINVAL;
-	json_t *filter = type != NULL ? json_pack("{s:s, s:s}", "userId", user_id, "type", type)
-	                              : filter_of("userId", user_id);
+	json_t *filter = field != NULL ? json_pack("{s:s, s:s}", "userId", user_id, field, value)
+	                               : filter_of("userId", user_id);
 	if (filter == NULL)
 		return SENSED_ENOMEM;
 	if ((err = store_txn_begin(1, &txn)) != 0) {
@@ -526,7 +535,115 @@ static int revoke_tokens(const char *user_id, const char *type)
 
 int auth_tokens_revoke_user(const char *user_id)
 {
-	return revoke_tokens(user_id, NULL);
+	return revoke_tokens(user_id, NULL, NULL);
+}
+
+int auth_tokens_revoke_scoped(const char *user_id, const char *scope)
+{
+	if (scope == NULL || !jwt_scope_valid(scope))
+		return SENSED_EINVAL;
+	return revoke_tokens(user_id, "scope", scope);
+}
+
+int auth_token_issue_scoped(const char *user_id, const char *scope, char **out)
+{
+	struct jwt_claims claims;
+	char token_id[25];
+	char *token;
+	json_t *record;
+	int err;
+
+	if (out == NULL || scope == NULL || !jwt_scope_valid(scope))
+		return SENSED_EINVAL;
+	if ((err = jwt_claims_new(user_id, &claims)) != 0)
+		return err;
+	snprintf(claims.scope, sizeof claims.scope, "%s", scope);
+	token = malloc(JWT_MAX_LEN + 1);
+	if (token == NULL)
+		return SENSED_ENOMEM;
+	if ((err = jwt_sign(auth.jwt_key, &claims, token, JWT_MAX_LEN + 1)) != 0) {
+		free(token);
+		return err;
+	}
+	token_id_of(claims.api_secret, token_id);
+	sodium_memzero(&claims, sizeof claims);
+	record = json_pack("{s:s, s:s, s:s, s:s}", "_id", token_id, "userId", user_id, "type",
+	                   "scoped", "scope", scope);
+	err = record != NULL ? store_doc_insert(NULL, auth.tokens, record, NULL) : SENSED_ENOMEM;
+	json_decref(record);
+	if (err != 0) {
+		free(token);
+		return err;
+	}
+	*out = token;
+	return 0;
+}
+
+/* ---- Secrets sealed with the installation key ------------------------------------------ */
+
+int auth_secret_seal(const char *plaintext, char **out)
+{
+	size_t len, box_len, b64_len;
+	unsigned char *box;
+	char *b64;
+
+	if (plaintext == NULL || out == NULL)
+		return SENSED_EINVAL;
+	len = strlen(plaintext);
+	box_len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
+	b64_len = sodium_base64_ENCODED_LEN(box_len, sodium_base64_VARIANT_ORIGINAL);
+	box = malloc(box_len);
+	b64 = malloc(b64_len);
+	if (box == NULL || b64 == NULL) {
+		free(box);
+		free(b64);
+		return SENSED_ENOMEM;
+	}
+	randombytes_buf(box, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(box + crypto_secretbox_NONCEBYTES, (const unsigned char *)plaintext,
+	                      len, box, auth.seal_key);
+	sodium_bin2base64(b64, b64_len, box, box_len, sodium_base64_VARIANT_ORIGINAL);
+	free(box);
+	*out = b64;
+	return 0;
+}
+
+int auth_secret_open(const char *sealed, char **out)
+{
+	size_t sealed_len, box_len;
+	unsigned char *box;
+	char *plain;
+
+	if (sealed == NULL || out == NULL)
+		return SENSED_EINVAL;
+	sealed_len = strlen(sealed);
+	box = malloc(sealed_len + 1);
+	if (box == NULL)
+		return SENSED_ENOMEM;
+	if (sodium_base642bin(box, sealed_len + 1, sealed, sealed_len, NULL, &box_len, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    box_len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES) {
+		free(box);
+		return SENSED_EINVAL;
+	}
+	size_t plain_len = box_len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+	plain = malloc(plain_len + 1);
+	if (plain == NULL) {
+		free(box);
+		return SENSED_ENOMEM;
+	}
+	if (crypto_secretbox_open_easy((unsigned char *)plain, box + crypto_secretbox_NONCEBYTES,
+	                               box_len - crypto_secretbox_NONCEBYTES, box,
+	                               auth.seal_key) != 0 ||
+	    memchr(plain, '\0', plain_len) != NULL) {
+		free(box);
+		free(plain);
+		return SENSED_EINVAL;
+	}
+	plain[plain_len] = '\0';
+	free(box);
+	*out = plain;
+	return 0;
 }
 
 /* ---- Resolving a token ---------------------------------------------------------------- */
@@ -715,6 +832,7 @@ int auth_resolve(sensed_request *req, const char *authorization)
 	json_decref(req->user);
 	req->user = user;
 	memcpy(req->user_id, claims.user, 25);
+	memcpy(req->token_scope, claims.scope, sizeof claims.scope);
 	req->role = (enum sensed_role)role;
 	return 0;
 }
@@ -1143,7 +1261,7 @@ static void revoke_listed_users(sensed_request *req, const char *type)
 		const char *id = json_string_value(item);
 		if (id == NULL || !object_id_valid(id))
 			continue;
-		int err = revoke_tokens(id, type);
+		int err = revoke_tokens(id, type ? "type" : NULL, type);
 		if (err != 0) {
 			reply_store_error(req, err);
 			return;

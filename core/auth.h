@@ -8,7 +8,8 @@
 
 struct config;
 
-/* Open the core collections (users, roles, groups, tokens, auth_state), seed the roles,
+/* Open the core collections (users, roles, groups, user_secrets, tokens, installation),
+ * seed the roles,
  * create the installation secret on first start, and the first super user from
  * SENSED_ADMIN_EMAIL / SENSED_ADMIN_PASSWORD (or a generated password printed once).
  * Start-up thread, after store_open(). */
@@ -26,6 +27,10 @@ int auth_role_from_name(const char *name);
 int auth_password_set(const char *user_id, const char *password);
 int auth_password_verify(const char *user_id, const char *password);
 int auth_tokens_revoke_user(const char *user_id);
+int auth_token_issue_scoped(const char *user_id, const char *scope, char **out);
+int auth_tokens_revoke_scoped(const char *user_id, const char *scope);
+int auth_secret_seal(const char *plaintext, char **out);
+int auth_secret_open(const char *sealed, char **out);
 void auth_shutdown(void);
 
 #endif

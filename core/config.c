@@ -10,7 +10,16 @@
 
 const struct config *g_config;
 
-enum key_type { KEY_STRING, KEY_INT, KEY_SIZE, KEY_BOOL, KEY_LISTEN, KEY_CORS, KEY_DIRS, KEY_PLUGINS };
+enum key_type {
+	KEY_STRING,
+	KEY_INT,
+	KEY_SIZE,
+	KEY_BOOL,
+	KEY_LISTEN,
+	KEY_CORS,
+	KEY_DIRS,
+	KEY_PLUGINS
+};
 
 /* One documented key of the configuration file (README.md, "Configuration").  `min` and
  * `max` bound integers. */
@@ -21,7 +30,10 @@ struct config_key {
 	long long min, max;
 };
 
-#define KEY(name, type, field, min, max) {name, type, offsetof(struct config, field), min, max}
+#define KEY(name, type, field, min, max)                                                           \
+	{                                                                                          \
+		name, type, offsetof(struct config, field), min, max                               \
+	}
 
 static const struct config_key config_keys[] = {
     KEY("listen", KEY_LISTEN, listen_host, 0, 0),
@@ -150,13 +162,16 @@ static int load_plugins_key(struct config *cfg, json_t *value, char *err, size_t
 				continue;
 			}
 			if (!json_is_array(member))
-				return fail(err, errlen,
-				            "plugins.enabled: expected an array of plugin names or null");
+				return fail(
+				    err, errlen,
+				    "plugins.enabled: expected an array of plugin names or null");
 			json_array_foreach(member, i, name)
 			{
 				if (!json_is_string(name))
-					return fail(err, errlen,
-					            "plugins.enabled[%zu]: expected a plugin name (string)", i);
+					return fail(
+					    err, errlen,
+					    "plugins.enabled[%zu]: expected a plugin name (string)",
+					    i);
 			}
 			json_decref(cfg->plugins_enabled);
 			cfg->plugins_enabled = json_incref(member);
@@ -165,15 +180,18 @@ static int load_plugins_key(struct config *cfg, json_t *value, char *err, size_t
 			json_t *section;
 
 			if (!json_is_object(member))
-				return fail(err, errlen, "plugins.config: expected an object of sections");
+				return fail(err, errlen,
+				            "plugins.config: expected an object of sections");
 			json_object_foreach(member, name, section)
 			{
 				if (!json_is_object(section))
-					return fail(err, errlen, "plugins.config.%s: expected an object", name);
+					return fail(err, errlen,
+					            "plugins.config.%s: expected an object", name);
 			}
 			json_object_update(cfg->plugins_config, member);
 		} else {
-			return fail(err, errlen, "plugins.%s: unknown key (known: enabled, config)", key);
+			return fail(err, errlen, "plugins.%s: unknown key (known: enabled, config)",
+			            key);
 		}
 	}
 	return 0;
@@ -184,23 +202,38 @@ static int load_key(struct config *cfg, const struct config_key *k, json_t *valu
 {
 	char *field = (char *)cfg + k->offset;
 	const char *type_name[] = {
-	    [KEY_STRING] = "a string",       [KEY_INT] = "an integer",
-	    [KEY_SIZE] = "an integer (bytes)", [KEY_BOOL] = "true or false",
-	    [KEY_LISTEN] = "\"HOST:PORT\"",   [KEY_CORS] = "an object {\"allowedOrigins\": [...]}",
-	    [KEY_DIRS] = "an array of directories", [KEY_PLUGINS] = "an object",
+	    [KEY_STRING] = "a string",
+	    [KEY_INT] = "an integer",
+	    [KEY_SIZE] = "an integer (bytes)",
+	    [KEY_BOOL] = "true or false",
+	    [KEY_LISTEN] = "\"HOST:PORT\"",
+	    [KEY_CORS] = "an object {\"allowedOrigins\": [...]}",
+	    [KEY_DIRS] = "an array of directories",
+	    [KEY_PLUGINS] = "an object",
 	};
 	int ok;
 
 	switch (k->type) {
 	case KEY_STRING:
-	case KEY_LISTEN: ok = json_is_string(value); break;
+	case KEY_LISTEN:
+		ok = json_is_string(value);
+		break;
 	case KEY_INT:
-	case KEY_SIZE: ok = json_is_integer(value); break;
-	case KEY_BOOL: ok = json_is_boolean(value); break;
-	case KEY_DIRS: ok = json_is_array(value); break;
+	case KEY_SIZE:
+		ok = json_is_integer(value);
+		break;
+	case KEY_BOOL:
+		ok = json_is_boolean(value);
+		break;
+	case KEY_DIRS:
+		ok = json_is_array(value);
+		break;
 	case KEY_CORS:
-	case KEY_PLUGINS: ok = json_is_object(value); break;
-	default: ok = 0;
+	case KEY_PLUGINS:
+		ok = json_is_object(value);
+		break;
+	default:
+		ok = 0;
 	}
 	if (!ok)
 		return fail(err, errlen, "%s: expected %s", k->name, type_name[k->type]);
@@ -210,15 +243,16 @@ static int load_key(struct config *cfg, const struct config_key *k, json_t *valu
 		if (!strcmp(k->name, "logLevel")) {
 			const char *level = json_string_value(value);
 
-			if (strcmp(level, "error") && strcmp(level, "warn") && strcmp(level, "info") &&
-			    strcmp(level, "debug"))
+			if (strcmp(level, "error") && strcmp(level, "warn") &&
+			    strcmp(level, "info") && strcmp(level, "debug"))
 				return fail(err, errlen,
 				            "logLevel: expected \"error\", \"warn\", \"info\" or "
 				            "\"debug\", got \"%s\"",
 				            level);
 		}
 		return replace_string((char **)field, json_string_value(value));
-	case KEY_LISTEN: return config_set_listen(cfg, json_string_value(value), err, errlen);
+	case KEY_LISTEN:
+		return config_set_listen(cfg, json_string_value(value), err, errlen);
 	case KEY_INT:
 	case KEY_SIZE: {
 		json_int_t n = json_integer_value(value);
@@ -232,7 +266,9 @@ static int load_key(struct config *cfg, const struct config_key *k, json_t *valu
 			*(size_t *)field = (size_t)n;
 		return 0;
 	}
-	case KEY_BOOL: *(int *)field = json_is_true(value); return 0;
+	case KEY_BOOL:
+		*(int *)field = json_is_true(value);
+		return 0;
 	case KEY_CORS: {
 		const char *key;
 		json_t *member, *origin;
@@ -241,15 +277,18 @@ static int load_key(struct config *cfg, const struct config_key *k, json_t *valu
 		json_object_foreach(value, key, member)
 		{
 			if (strcmp(key, "allowedOrigins"))
-				return fail(err, errlen, "cors.%s: unknown key (known: allowedOrigins)",
-				            key);
+				return fail(err, errlen,
+				            "cors.%s: unknown key (known: allowedOrigins)", key);
 			if (!json_is_array(member))
-				return fail(err, errlen, "cors.allowedOrigins: expected an array of origins");
+				return fail(err, errlen,
+				            "cors.allowedOrigins: expected an array of origins");
 			json_array_foreach(member, i, origin)
 			{
 				if (!json_is_string(origin))
-					return fail(err, errlen,
-					            "cors.allowedOrigins[%zu]: expected an origin (string)", i);
+					return fail(
+					    err, errlen,
+					    "cors.allowedOrigins[%zu]: expected an origin (string)",
+					    i);
 			}
 			json_decref(cfg->cors_origins);
 			cfg->cors_origins = json_incref(member);
@@ -264,7 +303,8 @@ static int load_key(struct config *cfg, const struct config_key *k, json_t *valu
 		json_array_foreach(value, i, dir)
 		{
 			if (!json_is_string(dir))
-				return fail(err, errlen, "pluginDirs[%zu]: expected a directory (string)", i);
+				return fail(err, errlen,
+				            "pluginDirs[%zu]: expected a directory (string)", i);
 		}
 		for (int d = 0; d < cfg->plugin_dir_count; d++)
 			free(cfg->plugin_dirs[d]);
@@ -278,7 +318,8 @@ static int load_key(struct config *cfg, const struct config_key *k, json_t *valu
 		}
 		return 0;
 	}
-	case KEY_PLUGINS: return load_plugins_key(cfg, value, err, errlen);
+	case KEY_PLUGINS:
+		return load_plugins_key(cfg, value, err, errlen);
 	}
 	return SENSED_EINVAL;
 }
@@ -308,8 +349,9 @@ int config_load_file(struct config *cfg, const char *path, char *err, size_t err
 			}
 		}
 		if (!k) {
-			rc = fail(err, errlen, "%s: unknown key \"%s\" (see README.md, Configuration)",
-			          path, key);
+			rc = fail(err, errlen,
+			          "%s: unknown key \"%s\" (see README.md, Configuration)", path,
+			          key);
 			break;
 		}
 		rc = load_key(cfg, k, value, err, errlen);

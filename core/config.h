@@ -10,43 +10,43 @@
 
 struct config {
 	/* server */
-	char *listen_host;        /* "127.0.0.1" */
-	int listen_port;          /* 8081; 0 picks a free port (printed at start) */
-	char *data_dir;           /* "./data" */
-	int workers;              /* event-loop threads; 0 = one per core */
-	int pool_threads;         /* worker-pool threads for CPU-heavy jobs; 0 = one per core */
-	int pool_queue;           /* pending jobs before run_job answers EBUSY */
-	char *public_base_url;    /* for links in mail; "http://<listen>" when unset */
+	char *listen_host;     /* "127.0.0.1" */
+	int listen_port;       /* 8081; 0 picks a free port (printed at start) */
+	char *data_dir;        /* "./data" */
+	int workers;           /* event-loop threads; 0 = one per core */
+	int pool_threads;      /* worker-pool threads for CPU-heavy jobs; 0 = one per core */
+	int pool_queue;        /* pending jobs before run_job answers EBUSY */
+	char *public_base_url; /* for links in mail; "http://<listen>" when unset */
 
 	/* http limits */
-	size_t max_header_size;   /* bytes of request line + headers */
-	size_t max_body_size;     /* bytes; larger bodies get 413 */
-	int request_timeout;      /* seconds to read a request / idle keep-alive */
-	int max_connections;      /* per server (all workers); over it: accept then close */
-	int max_json_depth;       /* nesting depth of request bodies */
-	int access_log;           /* 1: one line per request on stderr */
-	json_t *cors_origins;     /* array of allowed origins ("*" allowed); owned */
+	size_t max_header_size; /* bytes of request line + headers */
+	size_t max_body_size;   /* bytes; larger bodies get 413 */
+	int request_timeout;    /* seconds to read a request / idle keep-alive */
+	int max_connections;    /* per server (all workers); over it: accept then close */
+	int max_json_depth;     /* nesting depth of request bodies */
+	int access_log;         /* 1: one line per request on stderr */
+	json_t *cors_origins;   /* array of allowed origins ("*" allowed); owned */
 
 	/* store */
-	size_t map_size;          /* initial LMDB map size, bytes; grows on MDB_MAP_FULL */
-	int max_limit;            /* cap on `limit` in lists */
-	int durable;              /* 1: fsync each commit (default); 0: MDB_NOSYNC (tests) */
+	size_t map_size; /* initial LMDB map size, bytes; grows on MDB_MAP_FULL */
+	int max_limit;   /* cap on `limit` in lists */
+	int durable;     /* 1: fsync each commit (default); 0: MDB_NOSYNC (tests) */
 
 	/* authentication */
-	int login_max_failures;   /* failed logins before the account locks */
-	int login_lock_seconds;   /* how long it stays locked */
+	int login_max_failures;    /* failed logins before the account locks */
+	int login_lock_seconds;    /* how long it stays locked */
 	int login_rate_per_minute; /* login attempts per client address per minute */
-	int password_hash_fast;   /* 1: libsodium MIN limits (tests only) */
+	int password_hash_fast;    /* 1: libsodium MIN limits (tests only) */
 
 	/* plugins */
 	char *plugin_dirs[CONFIG_MAX_PLUGIN_DIRS]; /* owned; searched in order */
 	int plugin_dir_count;
-	int plugin_dirs_set;      /* the file set pluginDirs (no default dir is added) */
-	json_t *plugins_enabled;  /* array of names to load, or NULL for all found; owned */
-	json_t *plugins_config;   /* object name -> object; owned */
+	int plugin_dirs_set;     /* the file set pluginDirs (no default dir is added) */
+	json_t *plugins_enabled; /* array of names to load, or NULL for all found; owned */
+	json_t *plugins_config;  /* object name -> object; owned */
 
-	char *log_level;          /* "error", "warn", "info" or "debug" */
-	char *config_path;        /* the file read, or NULL */
+	char *log_level;   /* "error", "warn", "info" or "debug" */
+	char *config_path; /* the file read, or NULL */
 };
 
 /* Fill *cfg with defaults.  Returns 0 or SENSED_ENOMEM. */

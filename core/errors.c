@@ -61,6 +61,7 @@ static const struct {
     {SENSED_CODE_FORBIDDEN, "Forbidden"},
     {SENSED_CODE_UNSUPPORTED_MEDIA, "Unsupported media type"},
     {SENSED_CODE_TIMEOUT, "Request timeout"},
+    {SENSED_CODE_FEATURE_DISABLED, "Feature is disabled"},
     {SENSED_CODE_UNAUTHORIZED, "Invalid token"},
     {SENSED_CODE_INVALID_CREDENTIALS, "Invalid username or password"},
     {SENSED_CODE_ACCOUNT_LOCKED, "Account locked, too many failed logins"},

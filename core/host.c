@@ -74,8 +74,10 @@ static const char *owner_where(const sensed_plugin *p)
 	return p && p->path ? p->path : "built in";
 }
 
-static int host_route_add(sensed_plugin *self, unsigned methods, const char *pattern,
-                          enum sensed_role least_role, sensed_handler handler, void *route_arg)
+/* route_add and route_add_scoped: `scope` NULL for an ordinary route. */
+static int add_route(sensed_plugin *self, unsigned methods, const char *pattern,
+                     enum sensed_role least_role, const char *scope, sensed_handler handler,
+                     void *route_arg)
 {
 	if (!self || !self->in_init || !g_router)
 		return SENSED_ESTATE;
@@ -93,8 +95,8 @@ static int host_route_add(sensed_plugin *self, unsigned methods, const char *pat
 		return SENSED_ETOOLARGE;
 
 	sensed_plugin *holder = NULL;
-	int err =
-	    router_add(g_router, methods, full, least_role, handler, route_arg, self, &holder);
+	int err = router_add_scoped(g_router, methods, full, least_role, scope, handler, route_arg,
+	                            self, &holder);
 	if (err == SENSED_EEXISTS) {
 		char verbs[64];
 		methods_text(methods, verbs, sizeof(verbs));
@@ -112,6 +114,56 @@ static int host_route_add(sensed_plugin *self, unsigned methods, const char *pat
 			        verbs, full, holder_name, owner_where(holder));
 	}
 	return err;
+}
+
+static int host_route_add(sensed_plugin *self, unsigned methods, const char *pattern,
+                          enum sensed_role least_role, sensed_handler handler, void *route_arg)
+{
+	return add_route(self, methods, pattern, least_role, NULL, handler, route_arg);
+}
+
+static int host_route_add_scoped(sensed_plugin *self, unsigned methods, const char *pattern,
+                                 const char *scope, sensed_handler handler, void *route_arg)
+{
+	if (!scope || !scope[0])
+		return SENSED_EINVAL;
+	return add_route(self, methods, pattern, SENSED_ROLE_CONSUMER, scope, handler, route_arg);
+}
+
+static const char *role_name(enum sensed_role role)
+{
+	static const char *const names[] = {
+	    [SENSED_ROLE_PUBLIC] = "public",
+	    [SENSED_ROLE_CONSUMER] = "consumer",
+	    [SENSED_ROLE_CONTRIBUTOR] = "contributor",
+	    [SENSED_ROLE_DATA_DESIGNER] = "dataDesigner",
+	    [SENSED_ROLE_DATA_ADMIN] = "dataAdmin",
+	    [SENSED_ROLE_ADMIN] = "admin",
+	    [SENSED_ROLE_SUPER] = "super",
+	};
+	return role >= SENSED_ROLE_PUBLIC && role <= SENSED_ROLE_SUPER ? names[role] : "?";
+}
+
+static void route_to_json(const struct route *route, void *arg)
+{
+	char verb[16];
+	json_t *entry;
+
+	methods_text(route->method, verb, sizeof(verb));
+	entry = json_pack("{s:s, s:s, s:s, s:s?, s:s}", "method", verb, "pattern", route->pattern,
+	                  "leastRole", role_name(route->least_role), "scope", route->scope,
+	                  "plugin", route->owner && route->owner->name ? route->owner->name : "?");
+	if (entry)
+		json_array_append_new(arg, entry);
+}
+
+static json_t *host_routes_list(void)
+{
+	json_t *list = json_array();
+
+	if (list && g_router)
+		router_foreach(g_router, route_to_json, list);
+	return list;
 }
 
 static int host_collection_open(sensed_plugin *self, const char *name, sensed_collection **out)
@@ -193,6 +245,13 @@ static const sensed_host host_table = {
     .plugins_list = plugins_list,
     .plugin_set_enabled = plugin_set_enabled,
     .reply_document = reply_document,
+    /* ABI 1.2 */
+    .secret_seal = auth_secret_seal,
+    .secret_open = auth_secret_open,
+    .token_issue_scoped = auth_token_issue_scoped,
+    .tokens_revoke_scoped = auth_tokens_revoke_scoped,
+    .route_add_scoped = host_route_add_scoped,
+    .routes_list = host_routes_list,
 };
 
 const sensed_host *plugin_host(void)

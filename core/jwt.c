@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,10 +45,21 @@ static int append_base64(char *out, size_t out_size, size_t *pos, const unsigned
 	return 0;
 }
 
+int jwt_scope_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' ||
+		      s[n] == '-'))
+			return 0;
+	return n >= 1 && n <= JWT_SCOPE_MAX;
+}
+
 static int claims_valid(const struct jwt_claims *c)
 {
 	return jwt_is_hex(c->user, 24) && jwt_is_hex(c->api_secret, JWT_API_SECRET_HEX) &&
-	       c->iat >= 0;
+	       c->iat >= 0 && (c->scope[0] == '\0' || jwt_scope_valid(c->scope));
 }
 
 int jwt_claims_new(const char *user_id, struct jwt_claims *out)
@@ -61,6 +73,7 @@ int jwt_claims_new(const char *user_id, struct jwt_claims *out)
 	sodium_bin2hex(out->api_secret, sizeof out->api_secret, secret, sizeof secret);
 	sodium_memzero(secret, sizeof secret);
 	out->iat = (int64_t)time(NULL);
+	out->scope[0] = '\0';
 	return 0;
 }
 
@@ -76,6 +89,11 @@ int jwt_sign(const unsigned char key[JWT_KEY_BYTES], const struct jwt_claims *cl
 		return SENSED_EINVAL;
 	json_t *doc = json_pack("{s:s, s:s, s:I}", "user", claims->user, "apiSecret",
 	                        claims->api_secret, "iat", (json_int_t)claims->iat);
+	if (doc != NULL && claims->scope[0] != '\0' &&
+	    json_object_set_new(doc, "scope", json_string(claims->scope)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc == NULL)
 		return SENSED_ENOMEM;
 	payload = json_dumps(doc, JSON_COMPACT);
@@ -151,10 +169,15 @@ static int payload_claims(const char *start, size_t len, struct jwt_claims *out)
 	const char *user = json_string_value(json_object_get(payload, "user"));
 	const char *secret = json_string_value(json_object_get(payload, "apiSecret"));
 	json_t *iat = json_object_get(payload, "iat");
+	json_t *scope = json_object_get(payload, "scope");
 	int err = SENSED_EINVAL;
 	if (user != NULL && secret != NULL && json_is_integer(iat) && jwt_is_hex(user, 24) &&
-	    jwt_is_hex(secret, JWT_API_SECRET_HEX) && json_integer_value(iat) >= 0) {
+	    jwt_is_hex(secret, JWT_API_SECRET_HEX) && json_integer_value(iat) >= 0 &&
+	    (scope == NULL ||
+	     (json_is_string(scope) && jwt_scope_valid(json_string_value(scope))))) {
 		memcpy(out->user, user, 25);
+		snprintf(out->scope, sizeof out->scope, "%s",
+		         scope ? json_string_value(scope) : "");
 		memcpy(out->api_secret, secret, JWT_API_SECRET_HEX + 1);
 		out->iat = (int64_t)json_integer_value(iat);
 		err = 0;

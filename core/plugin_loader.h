@@ -9,25 +9,25 @@
 #include <stdatomic.h>
 
 enum plugin_state {
-	PLUGIN_LOADED = 0,   /* init succeeded */
-	PLUGIN_FAILED,       /* refused or init failed: see error */
-	PLUGIN_SKIPPED,      /* not in the configured list */
+	PLUGIN_LOADED = 0, /* init succeeded */
+	PLUGIN_FAILED,     /* refused or init failed: see error */
+	PLUGIN_SKIPPED,    /* not in the configured list */
 };
 
 struct sensed_plugin {
-	char *name;                 /* owned; from the descriptor, or the file name on failure */
-	char *version;              /* owned */
-	char *description;          /* owned */
-	char *path;                 /* owned; NULL for the core's own record */
-	char *folder_name;          /* owned: file name without lib prefix / .so */
-	void *handle;               /* dlopen handle, NULL when not open */
+	char *name;        /* owned; from the descriptor, or the file name on failure */
+	char *version;     /* owned */
+	char *description; /* owned */
+	char *path;        /* owned; NULL for the core's own record */
+	char *folder_name; /* owned: file name without lib prefix / .so */
+	void *handle;      /* dlopen handle, NULL when not open */
 	const sensed_plugin_descriptor *descriptor; /* borrowed from the shared object */
 	enum plugin_state state;
-	char error[512];            /* why it failed, "" otherwise */
-	atomic_int enabled;         /* 0: its routes answer 404 */
-	int essential;              /* cannot be disabled */
-	int in_init;                /* registration allowed */
-	long long load_time_ms;     /* when loaded (lastUpdate) */
+	char error[512];        /* why it failed, "" otherwise */
+	atomic_int enabled;     /* 0: its routes answer 404 */
+	int essential;          /* cannot be disabled */
+	int in_init;            /* registration allowed */
+	long long load_time_ms; /* when loaded (lastUpdate) */
 	struct sensed_plugin *next;
 };
 

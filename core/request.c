@@ -859,6 +859,16 @@ static void run_route(sensed_request *req, struct evkeyvalq *in_headers)
 	}
 	const char *authorization = evhttp_find_header(in_headers, "Authorization");
 	int signed_in = authorization ? auth_resolve(req, authorization) == 0 : 0;
+	/* A scoped token opens only the routes of its scope, and those only it. */
+	if (signed_in && strcmp(req->token_scope, route->scope ? route->scope : "") != 0)
+		signed_in = 0;
+	if (route->scope && !signed_in) {
+		char message[96];
+		snprintf(message, sizeof(message), "This route needs a valid %.32s token",
+		         route->scope);
+		reply_error(req, 401, SENSED_CODE_UNAUTHORIZED, message);
+		return;
+	}
 	if (!signed_in) {
 		json_decref(req->user);
 		req->user = NULL;

@@ -14,25 +14,26 @@
 struct worker;
 
 struct sensed_request {
-	struct evhttp_request *ev;   /* borrowed from evhttp until the reply is sent */
-	struct worker *worker;       /* the loop that owns it */
+	struct evhttp_request *ev; /* borrowed from evhttp until the reply is sent */
+	struct worker *worker;     /* the loop that owns it */
 	enum sensed_method method;
-	char *path;                  /* owned: raw path, split in place by router_match */
-	char *decoded_path;          /* owned: normalised decoded path for logs/handlers */
+	char *path;         /* owned: raw path, split in place by router_match */
+	char *decoded_path; /* owned: normalised decoded path for logs/handlers */
 	struct router_match match;
-	struct evkeyvalq *query;     /* owned: parsed query, NULL until first use */
-	json_t *body_json;           /* owned: parsed body, cached */
+	struct evkeyvalq *query; /* owned: parsed query, NULL until first use */
+	json_t *body_json;       /* owned: parsed body, cached */
 	int body_parsed;
-	json_t *user;                /* owned: signed-in user document (no secrets) or NULL */
-	char user_id[25];            /* "" when anonymous */
-	enum sensed_role role;       /* SENSED_ROLE_PUBLIC when anonymous */
+	json_t *user;          /* owned: signed-in user document (no secrets) or NULL */
+	char user_id[25];      /* "" when anonymous */
+	enum sensed_role role; /* SENSED_ROLE_PUBLIC when anonymous */
+	char token_scope[32];  /* scope of the token that signed in, "" for ordinary */
 	char request_id[33];
 	int64_t start_us;
-	int status;                  /* sent status, for the access log */
+	int status; /* sent status, for the access log */
 	size_t bytes_out;
 	int replied;
-	int in_job;                  /* handed to the worker pool */
-	json_t *scratch;             /* owned: values borrowed out to handlers (lists) */
+	int in_job;      /* handed to the worker pool */
+	json_t *scratch; /* owned: values borrowed out to handlers (lists) */
 };
 
 /* evhttp's generic callback: framing checks, CORS, routing, authentication, role check,

@@ -59,6 +59,7 @@ static void route_entry_free(struct route_entry *e)
 	if (!e)
 		return;
 	free(e->pub.pattern);
+	free(e->pub.scope);
 	free(e->param_storage);
 	free(e);
 }
@@ -214,8 +215,9 @@ static struct node *node_walk(struct router *r, const struct pattern_parts *p, i
 
 static struct route_entry *route_entry_new(unsigned method, const char *full,
                                            const struct pattern_parts *p,
-                                           enum sensed_role least_role, sensed_handler handler,
-                                           void *handler_arg, sensed_plugin *owner)
+                                           enum sensed_role least_role, const char *scope,
+                                           sensed_handler handler, void *handler_arg,
+                                           sensed_plugin *owner)
 {
 	struct route_entry *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -225,13 +227,14 @@ static struct route_entry *route_entry_new(unsigned method, const char *full,
 	                        .least_role = least_role,
 	                        .handler = handler,
 	                        .handler_arg = handler_arg,
-	                        .owner = owner};
+	                        .owner = owner,
+	                        .scope = scope ? strdup(scope) : NULL};
 	size_t names_len = 0;
 	for (int i = 0; i < p->count; i++)
 		if (is_param_segment(p->segments[i], strlen(p->segments[i])))
 			names_len += strlen(p->segments[i]);
 	e->param_storage = malloc(names_len + 1);
-	if (!e->pub.pattern || !e->param_storage) {
+	if (!e->pub.pattern || !e->param_storage || (scope && !e->pub.scope)) {
 		route_entry_free(e);
 		return NULL;
 	}
@@ -251,6 +254,14 @@ static struct route_entry *route_entry_new(unsigned method, const char *full,
 int router_add(struct router *r, unsigned methods, const char *pattern, enum sensed_role least_role,
                sensed_handler handler, void *handler_arg, sensed_plugin *owner,
                sensed_plugin **existing_owner)
+{
+	return router_add_scoped(r, methods, pattern, least_role, NULL, handler, handler_arg, owner,
+	                         existing_owner);
+}
+
+int router_add_scoped(struct router *r, unsigned methods, const char *pattern,
+                      enum sensed_role least_role, const char *scope, sensed_handler handler,
+                      void *handler_arg, sensed_plugin *owner, sensed_plugin **existing_owner)
 {
 	if (!r || !pattern || pattern[0] != '/' || !handler || methods == 0 ||
 	    (methods >> METHOD_COUNT) != 0)
@@ -284,8 +295,8 @@ int router_add(struct router *r, unsigned methods, const char *pattern, enum sen
 	for (int i = 0; i < METHOD_COUNT; i++) {
 		if (!(methods & (1u << i)))
 			continue;
-		fresh[i] =
-		    route_entry_new(1u << i, full, &parts, least_role, handler, handler_arg, owner);
+		fresh[i] = route_entry_new(1u << i, full, &parts, least_role, scope, handler,
+		                           handler_arg, owner);
 		if (!fresh[i]) {
 			for (int j = 0; j < METHOD_COUNT; j++)
 				route_entry_free(fresh[j]);

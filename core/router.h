@@ -8,21 +8,22 @@
 
 #include "sensed/plugin.h"
 
-#define ROUTER_MAX_PARAMS 8
+#define ROUTER_MAX_PARAMS   8
 #define ROUTER_MAX_SEGMENTS 32
 
 struct route {
-	unsigned method;          /* one sensed_method bit */
-	char *pattern;            /* owned: the full pattern, e.g. "/api/v1/alerts/{id}" */
+	unsigned method; /* one sensed_method bit */
+	char *pattern;   /* owned: the full pattern, e.g. "/api/v1/alerts/{id}" */
 	enum sensed_role least_role;
 	sensed_handler handler;
 	void *handler_arg;
-	sensed_plugin *owner;     /* borrowed: the registering plugin (the core has one too) */
+	sensed_plugin *owner; /* borrowed: the registering plugin (the core has one too) */
+	char *scope;          /* owned: the token scope the route admits, NULL for ordinary */
 };
 
 struct router_match {
-	const struct route *route;   /* NULL when nothing matched the method */
-	unsigned allowed_methods;    /* methods the path has (for 405 and Allow) */
+	const struct route *route; /* NULL when nothing matched the method */
+	unsigned allowed_methods;  /* methods the path has (for 405 and Allow) */
 	int param_count;
 	const char *param_names[ROUTER_MAX_PARAMS]; /* borrowed from the route */
 	char *param_values[ROUTER_MAX_PARAMS];      /* point into the caller's path buffer */
@@ -35,9 +36,13 @@ void router_free(struct router *r);
 /* Add one route per bit of `methods`.  SENSED_EEXISTS if any method+pattern exists
  * (nothing is added then; *existing_owner, if not NULL, gets the holder);
  * SENSED_EINVAL for a malformed pattern. */
-int router_add(struct router *r, unsigned methods, const char *pattern,
-               enum sensed_role least_role, sensed_handler handler, void *handler_arg,
-               sensed_plugin *owner, sensed_plugin **existing_owner);
+int router_add(struct router *r, unsigned methods, const char *pattern, enum sensed_role least_role,
+               sensed_handler handler, void *handler_arg, sensed_plugin *owner,
+               sensed_plugin **existing_owner);
+/* As router_add, for tokens of `scope` only (copied; NULL is router_add). */
+int router_add_scoped(struct router *r, unsigned methods, const char *pattern,
+                      enum sensed_role least_role, const char *scope, sensed_handler handler,
+                      void *handler_arg, sensed_plugin *owner, sensed_plugin **existing_owner);
 /* Remove every route of `owner` (undo of a failed init). */
 void router_remove_owner(struct router *r, sensed_plugin *owner);
 /* Match a raw path (still percent-encoded, no query string).  `path` is modified in

@@ -14,9 +14,9 @@
 #include "sensed/plugin.h"
 
 struct store_options {
-	size_t map_size;   /* initial map size in bytes */
-	int durable;       /* 0: MDB_NOSYNC */
-	int max_limit;     /* cap applied to sensed_query.limit (and to limit 0) */
+	size_t map_size;     /* initial map size in bytes */
+	int durable;         /* 0: MDB_NOSYNC */
+	int max_limit;       /* cap applied to sensed_query.limit (and to limit 0) */
 	int max_collections; /* LMDB named databases to allow */
 };
 
@@ -42,14 +42,13 @@ void store_txn_abort(sensed_txn *txn);
 int store_doc_get(sensed_txn *txn, sensed_collection *coll, const char *id, json_t **out);
 /* The stored bytes of a document, borrowed from LMDB: valid only until `txn` (which must
  * not be NULL) ends.  For replies that are the document itself. */
-int store_doc_get_raw(sensed_txn *txn, sensed_collection *coll, const char *id,
-                      const char **bytes, size_t *len);
+int store_doc_get_raw(sensed_txn *txn, sensed_collection *coll, const char *id, const char **bytes,
+                      size_t *len);
 int store_doc_insert(sensed_txn *txn, sensed_collection *coll, json_t *doc, char *id_out);
 int store_doc_replace(sensed_txn *txn, sensed_collection *coll, const char *id, json_t *doc);
 int store_doc_delete(sensed_txn *txn, sensed_collection *coll, const char *id);
 int store_find(sensed_txn *txn, sensed_collection *coll, const sensed_query *q, json_t **out);
-int store_find_one(sensed_txn *txn, sensed_collection *coll, const json_t *filter,
-                   json_t **out);
+int store_find_one(sensed_txn *txn, sensed_collection *coll, const json_t *filter, json_t **out);
 int store_count(sensed_txn *txn, sensed_collection *coll, const json_t *filter, size_t *out);
 int store_shape(sensed_txn *txn, sensed_collection *coll, const sensed_query *q, json_t *doc);
 

@@ -37,7 +37,7 @@ extern "C" {
 #endif
 
 #define SENSED_SDK_ABI_MAJOR 1
-#define SENSED_SDK_ABI_MINOR 1
+#define SENSED_SDK_ABI_MINOR 2
 #define SENSED_PLUGIN_MAGIC 0x53454e53u /* "SENS" */
 #define SENSED_PLUGIN_ENTRY_SYMBOL "sensed_plugin_entry"
 
@@ -83,10 +83,13 @@ enum sensed_wire_code {
 	SENSED_CODE_FORBIDDEN = 1009,          /* 403: role too low */
 	SENSED_CODE_UNSUPPORTED_MEDIA = 1010,  /* 415 */
 	SENSED_CODE_TIMEOUT = 1011,            /* 408 */
+	SENSED_CODE_FEATURE_DISABLED = 1012,   /* 403: the route's feature is turned off */
 	SENSED_CODE_UNAUTHORIZED = 1100,       /* 401: missing / invalid / revoked token */
 	SENSED_CODE_INVALID_CREDENTIALS = 1101,
 	SENSED_CODE_ACCOUNT_LOCKED = 1102,     /* 401: too many failed logins */
 	SENSED_CODE_TOO_MANY_ATTEMPTS = 1103,  /* 429: login throttled for this address */
+	/* Ranges for codes of our own: core 1000-1199, identity 1200-1299, content 1300-1399,
+	 * platform 1400-1499.  Sisense's own codes keep their numbers. */
 	SENSED_CODE_USER_NOT_FOUND = 2001,
 	SENSED_CODE_USERS_NOT_ARRAY = 2002,
 	SENSED_CODE_MANDATORY_FIELDS_MISSING = 2003,
@@ -129,6 +132,16 @@ typedef struct sensed_request sensed_request;       /* one HTTP request, owned b
 typedef struct sensed_collection sensed_collection; /* lives until the server stops */
 typedef struct sensed_txn sensed_txn;               /* one LMDB transaction */
 typedef struct sensed_host sensed_host;
+
+/* A feature a plugin provides (ABI 1.2).  Strings are copied by feature_declare. */
+typedef struct sensed_feature {
+	size_t size;             /* sizeof(sensed_feature) as the caller was compiled */
+	const char *key;         /* "alerting": [a-zA-Z0-9_.-]+ */
+	const char *name;        /* "Alerting" */
+	const char *description;
+	int default_active;      /* state before any operator toggles it */
+	int gates_routes;        /* 1: while inactive, the declaring plugin's routes answer 403 */
+} sensed_feature;
 
 /* A route handler.  It must either send exactly one reply (reply_* members) before it
  * returns, or hand the request to a job (run_job), whose `done` replies.  Returning
@@ -325,6 +338,62 @@ struct sensed_host {
 	 * was sent and the caller replies (e.g. 404 with its own code). */
 	int (*reply_document)(sensed_request *req, sensed_collection *coll, const char *id,
 	                      const sensed_query *q);
+
+	/* ---- ABI 1.2 */
+	/* Features: switches operators turn on and off at run time; the state survives
+	 * restarts.  Several plugins may declare the same key: each is a "subscription". */
+	/* Declare (or subscribe to) a feature.  Only during init().  With gates_routes, every
+	 * route of this plugin answers 403 (SENSED_CODE_FEATURE_DISABLED, message naming the
+	 * feature) while the feature is inactive. */
+	int (*feature_declare)(sensed_plugin *self, const sensed_feature *feature);
+	/* 1 when active, 0 when not, SENSED_ENOTFOUND for an unknown key.  Any thread. */
+	int (*feature_active)(const char *key);
+	/* A new array of {key, active, name, description, subscriptions: [{name, active}]}
+	 * (subscriptions: the declaring plugins and whether each is enabled). */
+	json_t *(*features_list)(void);
+	/* Turn a feature on or off; persisted.  SENSED_ENOTFOUND for an unknown key. */
+	int (*feature_set_active)(const char *key, int active);
+
+	/* Translations: one JSON file per language (key -> text) in the server's translations
+	 * directory.  The text of `key` for this request: the user's preferences.localeId,
+	 * then the default language, then en-US, then `key` itself.  Borrowed; valid until
+	 * the server stops. */
+	const char *(*translate)(sensed_request *req, const char *key);
+	/* The same for an explicit language (NULL: the default language).  Any thread. */
+	const char *(*translate_locale)(const char *locale, const char *key);
+	/* Set the default language (settings/globalization); NULL returns to en-US.
+	 * SENSED_ENOTFOUND for a language that has no file.  Any thread. */
+	int (*locale_set_default)(const char *locale);
+	/* The default language now ("en-US").  Borrowed static string.  Any thread. */
+	const char *(*locale_default)(void);
+	/* The languages available: a new array of language names ("en-US", ...). */
+	json_t *(*translations_list)(void);
+	/* One language's table (key -> text): a new reference, or NULL when unknown. */
+	json_t *(*translation_get)(const char *locale);
+
+	/* Replace the allowed CORS origins at run time (settings/system webServer.cors).
+	 * `origins` is borrowed (an array of strings, "*" for any); enabled 0 allows none. */
+	int (*cors_set)(int enabled, const json_t *origins);
+
+	/* Secrets sealed with the installation key (XSalsa20-Poly1305, base64 of nonce and
+	 * box), for values stored but never returned in clear.  *out is malloc'd: free() it.
+	 * secret_open fails with SENSED_EINVAL for anything this installation did not seal.
+	 * Any thread. */
+	int (*secret_seal)(const char *plaintext, char **out);
+	int (*secret_open)(const char *sealed, char **out);
+
+	/* Scoped tokens: a token of `scope` (e.g. "analytics") opens only the routes
+	 * registered for that scope, and those routes accept no other token.  The user is
+	 * the token's, with its current role.  *out is malloc'd: free() it. */
+	int (*token_issue_scoped)(const char *user_id, const char *scope, char **out);
+	int (*tokens_revoke_scoped)(const char *user_id, const char *scope);
+	/* As route_add, for tokens of `scope` only (copied).  Only during init(). */
+	int (*route_add_scoped)(sensed_plugin *self, unsigned methods, const char *pattern,
+	                        const char *scope, sensed_handler handler, void *route_arg);
+
+	/* Every route: a new array of {method, pattern, leastRole (role name or "public"),
+	 * scope (or null), plugin}. */
+	json_t *(*routes_list)(void);
 };
 
 /* Does this host provide `member`?  (A host of an older minor has a shorter table.) */

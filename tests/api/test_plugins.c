@@ -3,6 +3,7 @@
  * answering, run-time disable/enable and its persistence, registration after init,
  * GET /application/status, and plugins built out of tree against an installed sensed. */
 #include "api/harness.h"
+#include "sensed/plugin.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,7 +13,9 @@
 #include <unistd.h>
 
 /* The ABI this server provides (include/sensed/plugin.h). */
-#define SERVER_ABI     "1.1"
+#define STRINGIFY(x)   #x
+#define TEXT(x)        STRINGIFY(x)
+#define SERVER_ABI     TEXT(SENSED_SDK_ABI_MAJOR) "." TEXT(SENSED_SDK_ABI_MINOR)
 #define DIR_OF(folder) SENSED_TEST_PLUGIN_DIR "/" folder
 
 struct check_run {

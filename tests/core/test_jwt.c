@@ -81,6 +81,25 @@ Test(jwt, sign_then_verify_round_trips)
 	cr_assert_eq(got.iat, claims.iat);
 }
 
+Test(jwt, scope_round_trips_and_ordinary_tokens_have_none)
+{
+	char token[JWT_MAX_LEN + 1];
+	struct jwt_claims claims, got;
+
+	sign_fresh(token, sizeof token, &claims);
+	cr_assert_eq(jwt_verify(key, token, &got), 0);
+	cr_assert_str_eq(got.scope, "");
+
+	cr_assert_eq(jwt_claims_new(user_id, &claims), 0);
+	strcpy(claims.scope, "analytics");
+	cr_assert_eq(jwt_sign(key, &claims, token, sizeof token), 0);
+	cr_assert_eq(jwt_verify(key, token, &got), 0);
+	cr_assert_str_eq(got.scope, "analytics");
+
+	strcpy(claims.scope, "no spaces");
+	cr_assert_eq(jwt_sign(key, &claims, token, sizeof token), SENSED_EINVAL);
+}
+
 Test(jwt, layout_is_the_real_apis)
 {
 	char token[JWT_MAX_LEN + 1];
@@ -228,6 +247,12 @@ Test(jwt, malformed_payloads_are_rejected_even_when_signed)
 	    "{\"user\":\"5f1e2d3c4b5a69788796a5b4\",\"user\":\"5f1e2d3c4b5a69788796a5b5\",\"apiS"
 	    "ecret\":\"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\",\"iat"
 	    "\":1}",
+	    "{\"user\":\"5f1e2d3c4b5a69788796a5b4\",\"apiSecret\":\"00112233445566778899aabbccdde"
+	    "eff00112233445566778899aabbccddeeff\",\"iat\":1,\"scope\":\"Bad Scope\"}",
+	    "{\"user\":\"5f1e2d3c4b5a69788796a5b4\",\"apiSecret\":\"00112233445566778899aabbccdde"
+	    "eff00112233445566778899aabbccddeeff\",\"iat\":1,\"scope\":3}",
+	    "{\"user\":\"5f1e2d3c4b5a69788796a5b4\",\"apiSecret\":\"00112233445566778899aabbccdde"
+	    "eff00112233445566778899aabbccddeeff\",\"iat\":1,\"scope\":\"\"}",
 	    "not json",
 	    "[1,2]",
 	};
