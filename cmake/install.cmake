@@ -36,3 +36,7 @@ install(FILES ${PROJECT_BINARY_DIR}/SensedPluginConfig.cmake
 # The lead writes etc/sensed.json; installed as etc/sensed/sensed.json when present.
 install(FILES ${PROJECT_SOURCE_DIR}/etc/sensed.json
         DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/sensed OPTIONAL)
+# The language files (core/translations.c); an installed binary finds them at
+# <bin>/../share/sensed/translations.
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/etc/translations/
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/sensed/translations FILES_MATCHING PATTERN "*.json")

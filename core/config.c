@@ -59,6 +59,7 @@ static const struct config_key config_keys[] = {
     KEY("pluginDirs", KEY_DIRS, plugin_dirs, 0, 0),
     KEY("plugins", KEY_PLUGINS, plugins_config, 0, 0),
     KEY("logLevel", KEY_STRING, log_level, 0, 0),
+    KEY("translationsDir", KEY_STRING, translations_dir, 0, 0),
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) SENSED_PRINTF(3, 4);
@@ -378,6 +379,7 @@ void config_free(struct config *cfg)
 	free(cfg->public_base_url);
 	free(cfg->log_level);
 	free(cfg->config_path);
+	free(cfg->translations_dir);
 	for (int d = 0; d < cfg->plugin_dir_count; d++)
 		free(cfg->plugin_dirs[d]);
 	json_decref(cfg->cors_origins);

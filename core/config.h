@@ -46,6 +46,7 @@ struct config {
 	json_t *plugins_config;  /* object name -> object; owned */
 
 	char *log_level;   /* "error", "warn", "info" or "debug" */
+	char *translations_dir; /* language files; NULL: beside the binary (see main.c) */
 	char *config_path; /* the file read, or NULL */
 };
 

@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
+#include "sensed_features.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "plugin_private.h"
@@ -11,6 +12,7 @@
 #include "router.h"
 #include "server.h"
 #include "store.h"
+#include "translations.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -246,6 +248,17 @@ static const sensed_host host_table = {
     .plugin_set_enabled = plugin_set_enabled,
     .reply_document = reply_document,
     /* ABI 1.2 */
+    .feature_declare = feature_declare,
+    .feature_active = feature_active,
+    .features_list = features_list,
+    .feature_set_active = feature_set_active,
+    .translate = translate,
+    .translate_locale = translate_locale,
+    .locale_set_default = locale_set_default,
+    .locale_default = locale_default,
+    .translations_list = translations_list,
+    .translation_get = translation_get,
+    .cors_set = cors_set,
     .secret_seal = auth_secret_seal,
     .secret_open = auth_secret_open,
     .token_issue_scoped = auth_token_issue_scoped,

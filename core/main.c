@@ -2,12 +2,15 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
+#include "sensed_features.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "pool.h"
+#include "request.h"
 #include "router.h"
 #include "server.h"
 #include "store.h"
+#include "translations.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -89,6 +92,41 @@ static int add_default_plugin_dir(struct config *cfg, char *err, size_t errlen)
 		}
 	}
 	return config_add_plugin_dir(cfg, SENSED_INSTALL_PLUGIN_DIR, err, errlen);
+}
+
+/* The language files: "translationsDir" when configured; for a binary in the build tree,
+ * the source tree's etc/translations; else those of the installation the binary belongs
+ * to (<bin>/../share/sensed/translations), else the configured install prefix's. */
+static void load_translations(const struct config *cfg)
+{
+	char exe[PATH_MAX], dir[2 * PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat exe_dir, build_dir, st;
+	char *slash;
+
+	if (cfg->translations_dir) {
+		translations_load(cfg->translations_dir);
+		return;
+	}
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			if (!stat(exe, &exe_dir) && !stat(SENSED_BUILD_DIR, &build_dir) &&
+			    exe_dir.st_dev == build_dir.st_dev && exe_dir.st_ino == build_dir.st_ino) {
+				translations_load(SENSED_SOURCE_TRANSLATIONS_DIR);
+				return;
+			}
+			snprintf(dir, sizeof(dir), "%s/../%s", exe,
+			         SENSED_INSTALL_TRANSLATIONS_RELDIR);
+			if (!stat(dir, &st) && S_ISDIR(st.st_mode)) {
+				translations_load(dir);
+				return;
+			}
+		}
+	}
+	translations_load(SENSED_INSTALL_TRANSLATIONS_DIR);
 }
 
 static enum sensed_log_level parse_log_level(const char *name)
@@ -256,8 +294,12 @@ static int check_plugins(const struct config *cfg)
 		fprintf(stderr, "sensed: --check-config: cannot register the core routes\n");
 		return 1;
 	}
+	load_translations(cfg);
 	failures = plugin_check_all();
 	plugin_unload_all();
+	features_shutdown();
+	translations_shutdown();
+	cors_shutdown();
 	router_free(g_router);
 	g_router = NULL;
 	store_close();
@@ -346,6 +388,7 @@ static int serve(const struct config *cfg)
 		fprintf(stderr, "sensed: cannot start the worker pool\n");
 		return 1;
 	}
+	load_translations(cfg);
 	plugin_load_all();
 
 	sigemptyset(&sa.sa_mask);
@@ -371,6 +414,9 @@ static int serve(const struct config *cfg)
 	pthread_join(reader_checker, NULL);
 
 	plugin_unload_all();
+	features_shutdown();
+	translations_shutdown();
+	cors_shutdown();
 	auth_shutdown();
 	router_free(g_router);
 	g_router = NULL;

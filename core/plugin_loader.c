@@ -415,7 +415,8 @@ static int load_one(const char *path, int listed, sensed_plugin **out)
 		            "refused",
 		            p->name, other ? other->path : "the core", p->path);
 
-	p->essential = configured_essential(p->name);
+	/* "plugins" serves PATCH /plugins: disabling it would lock the operators out. */
+	p->essential = configured_essential(p->name) || strcmp(p->name, "plugins") == 0;
 	int persisted = p->essential ? -1 : persisted_enabled(p->name);
 
 	p->in_init = 1;

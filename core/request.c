@@ -9,13 +9,16 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
+#include "sensed_features.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "pool.h"
 #include "server.h"
 #include "server_internal.h"
+#include "translations.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -548,6 +551,8 @@ void reply_error_extra(sensed_request *req, int status, int code, const char *me
 {
 	if (!req || req->replied)
 		return;
+	if (!message)
+		message = translations_error_message(req, code);
 	json_t *env = error_envelope(status, code, message, extra);
 	if (!env) {
 		static const char fallback[] = "{\"error\":{\"code\":1005,\"message\":\"Internal "
@@ -760,19 +765,62 @@ static const char *framing_problem(struct evkeyvalq *headers)
 	return NULL;
 }
 
+/* The allowed origins set at run time (settings/system), or NULL for the configuration's.
+ * Replaced whole under the write lock; readers hold the read lock while they look. */
+static pthread_rwlock_t cors_lock = PTHREAD_RWLOCK_INITIALIZER;
+static json_t *cors_origins_live; /* owned */
+
+int cors_set(int enabled, const json_t *origins)
+{
+	size_t i;
+	json_t *item, *copy, *old;
+
+	if (enabled && origins && !json_is_array(origins))
+		return SENSED_EINVAL;
+	json_array_foreach(enabled ? origins : NULL, i, item)
+	{
+		if (!json_is_string(item))
+			return SENSED_EINVAL;
+	}
+	copy = enabled && origins ? json_deep_copy(origins) : json_array();
+	if (!copy)
+		return SENSED_ENOMEM;
+	pthread_rwlock_wrlock(&cors_lock);
+	old = cors_origins_live;
+	cors_origins_live = copy;
+	pthread_rwlock_unlock(&cors_lock);
+	json_decref(old);
+	return 0;
+}
+
+void cors_shutdown(void)
+{
+	pthread_rwlock_wrlock(&cors_lock);
+	json_decref(cors_origins_live);
+	cors_origins_live = NULL;
+	pthread_rwlock_unlock(&cors_lock);
+}
+
 static int origin_allowed(const char *origin)
 {
-	if (!origin || !g_config || !g_config->cors_origins)
-		return 0;
+	int allowed = 0;
 	size_t i;
-	json_t *item;
-	json_array_foreach(g_config->cors_origins, i, item)
+	json_t *item, *list;
+
+	if (!origin)
+		return 0;
+	pthread_rwlock_rdlock(&cors_lock);
+	list = cors_origins_live ? cors_origins_live : g_config ? g_config->cors_origins : NULL;
+	json_array_foreach(list, i, item)
 	{
-		const char *allowed = json_string_value(item);
-		if (allowed && (strcmp(allowed, "*") == 0 || strcmp(allowed, origin) == 0))
-			return 1;
+		const char *value = json_string_value(item);
+		if (value && (strcmp(value, "*") == 0 || strcmp(value, origin) == 0)) {
+			allowed = 1;
+			break;
+		}
 	}
-	return 0;
+	pthread_rwlock_unlock(&cors_lock);
+	return allowed;
 }
 
 static int has_encoded_nul(const char *s, size_t len)
@@ -885,6 +933,16 @@ static void run_route(sensed_request *req, struct evkeyvalq *in_headers)
 			reply_error(req, 403, SENSED_CODE_FORBIDDEN, NULL);
 			return;
 		}
+	}
+	/* After authentication, so the message is in the caller's language. */
+	const char *feature = features_route_gate(route->owner);
+	if (feature) {
+		const char *text = translations_error_message(req, SENSED_CODE_FEATURE_DISABLED);
+		char message[256];
+		snprintf(message, sizeof(message), "%s: %s",
+		         text ? text : wire_code_message(SENSED_CODE_FEATURE_DISABLED), feature);
+		reply_error(req, 403, SENSED_CODE_FEATURE_DISABLED, message);
+		return;
 	}
 	route->handler(req, route->handler_arg);
 	if (!req->replied && !req->in_job)

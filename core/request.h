@@ -67,6 +67,11 @@ int reply_document(sensed_request *req, sensed_collection *coll, const char *id,
                    const sensed_query *q);
 int request_run_job(sensed_request *req, sensed_job_work work, sensed_job_done done, void *arg);
 
+/* Replace the allowed CORS origins (SDK member cors_set); cors_shutdown() frees them when
+ * the server stops.  Until the first cors_set the configuration's "cors" applies. */
+int cors_set(int enabled, const json_t *origins);
+void cors_shutdown(void);
+
 /* Parse an application/x-www-form-urlencoded body or a query string into a JSON object
  * of strings (last value wins).  New reference, or NULL on a decoded NUL. */
 json_t *form_decode(const char *bytes, size_t len);

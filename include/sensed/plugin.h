@@ -90,6 +90,30 @@ enum sensed_wire_code {
 	SENSED_CODE_TOO_MANY_ATTEMPTS = 1103,  /* 429: login throttled for this address */
 	/* Ranges for codes of our own: core 1000-1199, identity 1200-1299, content 1300-1399,
 	 * platform 1400-1499.  Sisense's own codes keep their numbers. */
+	SENSED_CODE_ACCOUNT_MAIL_THROTTLED = 1250, /* 429: too many account mails to one address */
+	SENSED_CODE_ACCOUNT_TOKEN_INVALID = 1251,  /* 404: unknown, used or expired token */
+	SENSED_CODE_ACCOUNT_ALREADY_ACTIVE = 1252, /* 400: begin_activate for an active user */
+	SENSED_CODE_ACCOUNT_NOT_ACTIVE = 1253,     /* 400: password reset for a pending user */
+	SENSED_CODE_EMAIL_NOT_CONFIGURED = 1254,   /* 400: no (enabled) email server settings */
+	SENSED_CODE_SERVER_ACCESS_EXISTS = 1255,   /* 400: a trusted server with this URL exists */
+	SENSED_CODE_SERVER_ACCESS_NOT_FOUND = 1256, /* 404: no trusted server with this id */
+	SENSED_CODE_GROUP_NOT_FOUND = 1220,      /* 404 (users plugin) */
+	SENSED_CODE_GROUP_EXISTS = 1221,         /* 400: a group has this name */
+	SENSED_CODE_SYSTEM_GROUP = 1222,         /* 400: system groups cannot change/go */
+	SENSED_CODE_ROLE_NOT_FOUND = 1223,       /* 404 */
+	SENSED_CODE_OLD_PASSWORD_INCORRECT = 1224, /* 400: own password change */
+	SENSED_CODE_NOT_CONFIGURED = 1400,       /* 404: settings/globalization never set */
+	SENSED_CODE_FEATURE_NOT_FOUND = 1401,    /* 404: no feature with this key */
+	SENSED_CODE_NO_PLUGINS_UPDATED = 1402,   /* 404: PATCH /plugins changed nothing */
+	SENSED_CODE_PLUGIN_ESSENTIAL = 1403,     /* 400: the server cannot run without it */
+	SENSED_CODE_LANGUAGE_NOT_FOUND = 1404,   /* 404: no translation file for this language */
+	SENSED_CODE_SHARE_READ_ONLY = 1300,      /* 403: a view-only share cannot change this */
+	SENSED_CODE_FOLDER_NOT_FOUND = 1301,     /* 404 */
+	SENSED_CODE_FOLDER_CYCLE = 1302,         /* 400: folder moved under its own subtree */
+	SENSED_CODE_UNTRUSTED_SERVER = 1303,     /* 400: copy target is not a trusted server */
+	SENSED_CODE_COPY_FAILED = 1304,          /* 502: the target server failed the copy */
+	SENSED_CODE_NOT_DASHBOARD_OWNER = 1305,  /* 403: only the dashboard's owner may */
+	SENSED_CODE_NO_PREVIOUS_VERSION = 1306,  /* 404: undo_Import with nothing replaced */
 	SENSED_CODE_USER_NOT_FOUND = 2001,
 	SENSED_CODE_USERS_NOT_ARRAY = 2002,
 	SENSED_CODE_MANDATORY_FIELDS_MISSING = 2003,
