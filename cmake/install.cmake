@@ -40,3 +40,4 @@ install(FILES ${PROJECT_SOURCE_DIR}/etc/sensed.json
 # <bin>/../share/sensed/translations.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/etc/translations/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/sensed/translations FILES_MATCHING PATTERN "*.json")
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/etc/geo/ DESTINATION ${CMAKE_INSTALL_DATADIR}/sensed/geo)

@@ -1,0 +1,5 @@
+sensed_api_test(test_geo ${CMAKE_CURRENT_LIST_DIR}/test_geo.c)
+sensed_api_test(test_custom_data ${CMAKE_CURRENT_LIST_DIR}/test_custom_data.c)
+sensed_api_test(test_alerts ${CMAKE_CURRENT_LIST_DIR}/test_alerts.c)
+sensed_api_test(test_analytics ${CMAKE_CURRENT_LIST_DIR}/test_analytics.c)
+sensed_api_test(test_database ${CMAKE_CURRENT_LIST_DIR}/test_database.c)
