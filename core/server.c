@@ -212,6 +212,8 @@ static void on_connection_close(struct evhttp_connection *evcon, void *arg)
 	atomic_fetch_sub(&connection_count, 1);
 }
 
+static void register_new_connections(evutil_socket_t fd, short what, void *arg);
+
 static struct bufferevent *new_connection_bufferevent(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
@@ -219,6 +221,11 @@ static struct bufferevent *new_connection_bufferevent(struct event_base *base, v
 	if (!bev)
 		return NULL;
 	evbuffer_add_cb(bufferevent_get_output(bev), rewrite_html_errors, NULL);
+	/* A burst of accepts in one loop pass can outgrow the array: the earlier entries already
+	 * have their connection objects (evhttp builds each before the next accept), so
+	 * register them now; otherwise they would escape the count and the cap. */
+	if (w->new_connection_count == WORKER_NEW_CONNECTIONS)
+		register_new_connections(-1, 0, w);
 	if (w->new_connection_count < WORKER_NEW_CONNECTIONS) {
 		w->new_connections[w->new_connection_count++] = bev;
 		event_active(w->register_event, EV_TIMEOUT, 0);

@@ -1,5 +1,6 @@
-/* A plugin for the benchmark only: stores JSON documents and reads one back, the way an
- * API plugin serves GET /<things>/{id}.  Built out of tree against the installed SDK. */
+/* A plugin for the benchmark and the reliability tests only: stores JSON documents, reads one
+ * back and lists them by an indexed field, the way an API plugin serves GET /<things>/{id}
+ * and GET /<things>?field=.  Built out of tree against the installed SDK. */
 #include <sensed/plugin.h>
 
 static const sensed_host *host;
@@ -25,6 +26,36 @@ static void create_document(sensed_request *req, void *unused)
 		host->reply_json(req, 201, body); /* the body is the request's: borrowed */
 }
 
+/* GET /bench/documents?key=K -> the documents whose indexed "key" is K (a bare array), as an
+ * API plugin serves GET /users?email=. */
+static void list_documents(sensed_request *req, void *unused)
+{
+	sensed_query q = SENSED_QUERY_INIT;
+	const char *key = host->request_query(req, "key");
+	json_t *filter = NULL, *list = NULL;
+	int rc;
+
+	(void)unused;
+	if (host->request_list_query(req, &q))
+		return;
+	if (key) {
+		filter = json_pack("{s:s}", "key", key);
+		if (!filter) {
+			host->reply_store_error(req, SENSED_ENOMEM);
+			return;
+		}
+	}
+	q.filter = filter;
+	rc = host->find(NULL, documents, &q, &list);
+	json_decref(filter);
+	if (rc) {
+		host->reply_store_error(req, rc);
+		return;
+	}
+	host->reply_json(req, 200, list);
+	json_decref(list);
+}
+
 static void read_document(sensed_request *req, void *unused)
 {
 	int rc;
@@ -42,11 +73,16 @@ static int benchdoc_init(sensed_plugin *self, const sensed_host *h)
 	host = h;
 	rc = host->collection_open(self, "bench_documents", &documents);
 	if (!rc)
+		rc = host->index_declare(documents, "key", 0);
+	if (!rc)
+		rc = host->route_add(self, SENSED_GET, "/bench/documents", SENSED_ROLE_CONSUMER,
+		                     list_documents, NULL);
+	if (!rc)
 		rc = host->route_add(self, SENSED_POST, "/bench/documents", SENSED_ROLE_CONSUMER,
 		                     create_document, NULL);
 	if (!rc)
-		rc = host->route_add(self, SENSED_GET, "/bench/documents/{id}", SENSED_ROLE_CONSUMER,
-		                     read_document, NULL);
+		rc = host->route_add(self, SENSED_GET, "/bench/documents/{id}",
+		                     SENSED_ROLE_CONSUMER, read_document, NULL);
 	return rc;
 }
 
