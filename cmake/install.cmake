@@ -6,8 +6,8 @@ include(CMakePackageConfigHelpers)
 # The SDK ABI as the header states it (the header is the one source of truth).
 file(STRINGS ${PROJECT_SOURCE_DIR}/include/sensed/plugin.h SENSED_ABI_LINES
      REGEX "^#define SENSED_SDK_ABI_(MAJOR|MINOR) ")
-string(REGEX REPLACE ".*MAJOR ([0-9]+).*" "\\1" SENSED_SDK_ABI_MAJOR "${SENSED_ABI_LINES}")
-string(REGEX REPLACE ".*MINOR ([0-9]+).*" "\\1" SENSED_SDK_ABI_MINOR "${SENSED_ABI_LINES}")
+string(REGEX REPLACE ".*MAJOR +([0-9]+).*" "\\1" SENSED_SDK_ABI_MAJOR "${SENSED_ABI_LINES}")
+string(REGEX REPLACE ".*MINOR +([0-9]+).*" "\\1" SENSED_SDK_ABI_MINOR "${SENSED_ABI_LINES}")
 
 set(SENSED_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/SensedPlugin)
 

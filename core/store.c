@@ -797,12 +797,15 @@ static int replace_body(sensed_txn *txn, void *arg)
 
 int store_doc_replace(sensed_txn *txn, sensed_collection *coll, const char *id, json_t *doc)
 {
-	struct write_args args = {.coll = coll, .doc = doc, .id = id};
+	/* `id` may borrow from doc's own "_id", which the replacement rewrites: copy it. */
+	char own_id[ID_LEN + 1];
+	struct write_args args = {.coll = coll, .doc = doc, .id = own_id};
 
 	if (coll == NULL || !json_is_object(doc))
 		return SENSED_EINVAL;
 	if (!object_id_valid(id))
 		return SENSED_EBADID;
+	memcpy(own_id, id, ID_LEN + 1);
 	return run_in_txn(txn, 1, replace_body, &args);
 }
 
@@ -1538,7 +1541,8 @@ static int find_body(sensed_txn *txn, void *arg)
 	a->sorted = sort != NULL;
 	a->skip = a->q->skip;
 	a->limit = a->q->limit;
-	if (a->limit == 0 || a->limit > (size_t)g_options.max_limit)
+	if (a->limit == 0 ||
+	    (a->limit > (size_t)g_options.max_limit && a->limit != SENSED_QUERY_ALL))
 		a->limit = (size_t)g_options.max_limit;
 	if (rc == 0)
 		rc = for_each_match(txn, a->coll, a->q->filter, filter, find_visit, a);

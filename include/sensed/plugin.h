@@ -36,13 +36,13 @@
 extern "C" {
 #endif
 
-#define SENSED_SDK_ABI_MAJOR 1
-#define SENSED_SDK_ABI_MINOR 2
-#define SENSED_PLUGIN_MAGIC 0x53454e53u /* "SENS" */
+#define SENSED_SDK_ABI_MAJOR       1
+#define SENSED_SDK_ABI_MINOR       2
+#define SENSED_PLUGIN_MAGIC        0x53454e53u /* "SENS" */
 #define SENSED_PLUGIN_ENTRY_SYMBOL "sensed_plugin_entry"
 
 #if defined(__GNUC__)
-#define SENSED_EXPORT __attribute__((visibility("default")))
+#define SENSED_EXPORT            __attribute__((visibility("default")))
 #define SENSED_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define SENSED_EXPORT
@@ -86,34 +86,34 @@ enum sensed_wire_code {
 	SENSED_CODE_FEATURE_DISABLED = 1012,   /* 403: the route's feature is turned off */
 	SENSED_CODE_UNAUTHORIZED = 1100,       /* 401: missing / invalid / revoked token */
 	SENSED_CODE_INVALID_CREDENTIALS = 1101,
-	SENSED_CODE_ACCOUNT_LOCKED = 1102,     /* 401: too many failed logins */
-	SENSED_CODE_TOO_MANY_ATTEMPTS = 1103,  /* 429: login throttled for this address */
+	SENSED_CODE_ACCOUNT_LOCKED = 1102,    /* 401: too many failed logins */
+	SENSED_CODE_TOO_MANY_ATTEMPTS = 1103, /* 429: login throttled for this address */
 	/* Ranges for codes of our own: core 1000-1199, identity 1200-1299, content 1300-1399,
 	 * platform 1400-1499.  Sisense's own codes keep their numbers. */
-	SENSED_CODE_ACCOUNT_MAIL_THROTTLED = 1250, /* 429: too many account mails to one address */
-	SENSED_CODE_ACCOUNT_TOKEN_INVALID = 1251,  /* 404: unknown, used or expired token */
-	SENSED_CODE_ACCOUNT_ALREADY_ACTIVE = 1252, /* 400: begin_activate for an active user */
-	SENSED_CODE_ACCOUNT_NOT_ACTIVE = 1253,     /* 400: password reset for a pending user */
-	SENSED_CODE_EMAIL_NOT_CONFIGURED = 1254,   /* 400: no (enabled) email server settings */
-	SENSED_CODE_SERVER_ACCESS_EXISTS = 1255,   /* 400: a trusted server with this URL exists */
+	SENSED_CODE_GROUP_NOT_FOUND = 1220,         /* 404 (users plugin) */
+	SENSED_CODE_GROUP_EXISTS = 1221,            /* 400: a group has this name */
+	SENSED_CODE_SYSTEM_GROUP = 1222,            /* 400: system groups cannot change/go */
+	SENSED_CODE_ROLE_NOT_FOUND = 1223,          /* 404 */
+	SENSED_CODE_OLD_PASSWORD_INCORRECT = 1224,  /* 400: own password change */
+	SENSED_CODE_ACCOUNT_MAIL_THROTTLED = 1250,  /* 429: too many account mails to one address */
+	SENSED_CODE_ACCOUNT_TOKEN_INVALID = 1251,   /* 404: unknown, used or expired token */
+	SENSED_CODE_ACCOUNT_ALREADY_ACTIVE = 1252,  /* 400: begin_activate for an active user */
+	SENSED_CODE_ACCOUNT_NOT_ACTIVE = 1253,      /* 400: password reset for a pending user */
+	SENSED_CODE_EMAIL_NOT_CONFIGURED = 1254,    /* 400: no (enabled) email server settings */
+	SENSED_CODE_SERVER_ACCESS_EXISTS = 1255,    /* 400: a trusted server with this URL exists */
 	SENSED_CODE_SERVER_ACCESS_NOT_FOUND = 1256, /* 404: no trusted server with this id */
-	SENSED_CODE_GROUP_NOT_FOUND = 1220,      /* 404 (users plugin) */
-	SENSED_CODE_GROUP_EXISTS = 1221,         /* 400: a group has this name */
-	SENSED_CODE_SYSTEM_GROUP = 1222,         /* 400: system groups cannot change/go */
-	SENSED_CODE_ROLE_NOT_FOUND = 1223,       /* 404 */
-	SENSED_CODE_OLD_PASSWORD_INCORRECT = 1224, /* 400: own password change */
-	SENSED_CODE_NOT_CONFIGURED = 1400,       /* 404: settings/globalization never set */
-	SENSED_CODE_FEATURE_NOT_FOUND = 1401,    /* 404: no feature with this key */
-	SENSED_CODE_NO_PLUGINS_UPDATED = 1402,   /* 404: PATCH /plugins changed nothing */
-	SENSED_CODE_PLUGIN_ESSENTIAL = 1403,     /* 400: the server cannot run without it */
-	SENSED_CODE_LANGUAGE_NOT_FOUND = 1404,   /* 404: no translation file for this language */
-	SENSED_CODE_SHARE_READ_ONLY = 1300,      /* 403: a view-only share cannot change this */
-	SENSED_CODE_FOLDER_NOT_FOUND = 1301,     /* 404 */
-	SENSED_CODE_FOLDER_CYCLE = 1302,         /* 400: folder moved under its own subtree */
-	SENSED_CODE_UNTRUSTED_SERVER = 1303,     /* 400: copy target is not a trusted server */
-	SENSED_CODE_COPY_FAILED = 1304,          /* 502: the target server failed the copy */
-	SENSED_CODE_NOT_DASHBOARD_OWNER = 1305,  /* 403: only the dashboard's owner may */
-	SENSED_CODE_NO_PREVIOUS_VERSION = 1306,  /* 404: undo_Import with nothing replaced */
+	SENSED_CODE_SHARE_READ_ONLY = 1300,         /* 403: a view-only share cannot change this */
+	SENSED_CODE_FOLDER_NOT_FOUND = 1301,        /* 404 */
+	SENSED_CODE_FOLDER_CYCLE = 1302,            /* 400: folder moved under its own subtree */
+	SENSED_CODE_UNTRUSTED_SERVER = 1303,        /* 400: copy target is not a trusted server */
+	SENSED_CODE_COPY_FAILED = 1304,             /* 502: the target server failed the copy */
+	SENSED_CODE_NOT_DASHBOARD_OWNER = 1305,     /* 403: only the dashboard's owner may */
+	SENSED_CODE_NO_PREVIOUS_VERSION = 1306,     /* 404: undo_Import with nothing replaced */
+	SENSED_CODE_NOT_CONFIGURED = 1400,          /* 404: settings/globalization never set */
+	SENSED_CODE_FEATURE_NOT_FOUND = 1401,       /* 404: no feature with this key */
+	SENSED_CODE_NO_PLUGINS_UPDATED = 1402,      /* 404: PATCH /plugins changed nothing */
+	SENSED_CODE_PLUGIN_ESSENTIAL = 1403,        /* 400: the server cannot run without it */
+	SENSED_CODE_LANGUAGE_NOT_FOUND = 1404,      /* 404: no translation file for this language */
 	SENSED_CODE_USER_NOT_FOUND = 2001,
 	SENSED_CODE_USERS_NOT_ARRAY = 2002,
 	SENSED_CODE_MANDATORY_FIELDS_MISSING = 2003,
@@ -130,8 +130,8 @@ enum sensed_wire_code {
 
 /* ---- Roles, weakest first; a route names the least role it admits ------------------- */
 enum sensed_role {
-	SENSED_ROLE_PUBLIC = 0, /* no token needed */
-	SENSED_ROLE_CONSUMER = 1, /* any signed-in user ("viewer") */
+	SENSED_ROLE_PUBLIC = 0,      /* no token needed */
+	SENSED_ROLE_CONSUMER = 1,    /* any signed-in user ("viewer") */
 	SENSED_ROLE_CONTRIBUTOR = 2, /* "designer" */
 	SENSED_ROLE_DATA_DESIGNER = 3,
 	SENSED_ROLE_DATA_ADMIN = 4,
@@ -159,12 +159,12 @@ typedef struct sensed_host sensed_host;
 
 /* A feature a plugin provides (ABI 1.2).  Strings are copied by feature_declare. */
 typedef struct sensed_feature {
-	size_t size;             /* sizeof(sensed_feature) as the caller was compiled */
-	const char *key;         /* "alerting": [a-zA-Z0-9_.-]+ */
-	const char *name;        /* "Alerting" */
+	size_t size;      /* sizeof(sensed_feature) as the caller was compiled */
+	const char *key;  /* "alerting": [a-zA-Z0-9_.-]+ */
+	const char *name; /* "Alerting" */
 	const char *description;
-	int default_active;      /* state before any operator toggles it */
-	int gates_routes;        /* 1: while inactive, the declaring plugin's routes answer 403 */
+	int default_active; /* state before any operator toggles it */
+	int gates_routes;   /* 1: while inactive, the declaring plugin's routes answer 403 */
 } sensed_feature;
 
 /* A route handler.  It must either send exactly one reply (reply_* members) before it
@@ -188,11 +188,17 @@ typedef struct sensed_query {
 	const char *fields; /* comma list: "a,b" keeps, "-a,-b" drops; NULL for all */
 	const char *sort;   /* comma list: "name,-created"; NULL for storage order (by _id) */
 	size_t skip;
-	size_t limit;       /* 0 means the configured maximum */
+	size_t limit;       /* 0 means the configured maximum (also a cap on larger values);
+	                     * SENSED_QUERY_ALL: every match, for a plugin's own bulk work
+	                     * (never from a request's limit) */
 	const char *expand; /* comma list of declared references, nested with '.' */
 } sensed_query;
 
-#define SENSED_QUERY_INIT {.size = sizeof(sensed_query)}
+#define SENSED_QUERY_INIT                                                                          \
+	{                                                                                          \
+		.size = sizeof(sensed_query)                                                       \
+	}
+#define SENSED_QUERY_ALL ((size_t)-1)
 
 /* Index flags */
 #define SENSED_INDEX_UNIQUE 1u
@@ -237,8 +243,9 @@ struct sensed_host {
 	/* A request header (case-insensitive name); NULL if absent. */
 	const char *(*request_header)(sensed_request *req, const char *name);
 	/* The JSON body, parsed once with duplicate keys rejected.  Returns 0 and sets *body
-	 * (NULL when the body is empty; borrowed from the request: never json_decref it); on invalid JSON returns SENSED_EINVAL and the host
-	 * has already replied 400 -- the handler must return without replying. */
+	 * (NULL when the body is empty; borrowed from the request: never json_decref it); on
+	 * invalid JSON returns SENSED_EINVAL and the host has already replied 400 -- the handler
+	 * must return without replying. */
 	int (*request_json)(sensed_request *req, json_t **body);
 	/* The raw body bytes (e.g. form data); *len may be 0. */
 	const char *(*request_body)(sensed_request *req, size_t *len);
@@ -421,16 +428,16 @@ struct sensed_host {
 };
 
 /* Does this host provide `member`?  (A host of an older minor has a shorter table.) */
-#define SENSED_HOST_HAS(host, member)                                                        \
-	((host)->size >= offsetof(sensed_host, member) + sizeof((host)->member) &&           \
+#define SENSED_HOST_HAS(host, member)                                                              \
+	((host)->size >= offsetof(sensed_host, member) + sizeof((host)->member) &&                 \
 	 (host)->member != NULL)
 
 /* ---- The descriptor a plugin exports ------------------------------------------------- */
 typedef struct sensed_plugin_descriptor {
-	uint32_t magic;     /* SENSED_PLUGIN_MAGIC */
-	uint16_t abi_major; /* SENSED_SDK_ABI_MAJOR the plugin was built with */
-	uint16_t abi_minor; /* SENSED_SDK_ABI_MINOR the plugin was built with */
-	uint32_t size;      /* sizeof(sensed_plugin_descriptor) the plugin was built with */
+	uint32_t magic;       /* SENSED_PLUGIN_MAGIC */
+	uint16_t abi_major;   /* SENSED_SDK_ABI_MAJOR the plugin was built with */
+	uint16_t abi_minor;   /* SENSED_SDK_ABI_MINOR the plugin was built with */
+	uint32_t size;        /* sizeof(sensed_plugin_descriptor) the plugin was built with */
 	long jansson_version; /* JANSSON_VERSION_HEX the plugin was built with */
 	const char *name;     /* unique, [a-z0-9_-]+ */
 	const char *version;
@@ -447,23 +454,23 @@ typedef const sensed_plugin_descriptor *(*sensed_plugin_entry_fn)(void);
 /* Define the descriptor and its exported entry function:
  *   SENSED_PLUGIN_DEFINE("hello", "1.0.0", "Says hello", hello_init, NULL);
  */
-#define SENSED_PLUGIN_DEFINE(name_, version_, description_, init_, fini_)                    \
-	static const sensed_plugin_descriptor sensed_plugin_descriptor_ = {                  \
-	    .magic = SENSED_PLUGIN_MAGIC,                                                    \
-	    .abi_major = SENSED_SDK_ABI_MAJOR,                                               \
-	    .abi_minor = SENSED_SDK_ABI_MINOR,                                               \
-	    .size = sizeof(sensed_plugin_descriptor),                                        \
-	    .jansson_version = JANSSON_VERSION_HEX,                                          \
-	    .name = (name_),                                                                 \
-	    .version = (version_),                                                           \
-	    .description = (description_),                                                  \
-	    .init = (init_),                                                                 \
-	    .fini = (fini_),                                                                 \
-	};                                                                                   \
-	SENSED_EXPORT const sensed_plugin_descriptor *sensed_plugin_entry(void);             \
-	const sensed_plugin_descriptor *sensed_plugin_entry(void)                            \
-	{                                                                                    \
-		return &sensed_plugin_descriptor_;                                           \
+#define SENSED_PLUGIN_DEFINE(name_, version_, description_, init_, fini_)                          \
+	static const sensed_plugin_descriptor sensed_plugin_descriptor_ = {                        \
+	    .magic = SENSED_PLUGIN_MAGIC,                                                          \
+	    .abi_major = SENSED_SDK_ABI_MAJOR,                                                     \
+	    .abi_minor = SENSED_SDK_ABI_MINOR,                                                     \
+	    .size = sizeof(sensed_plugin_descriptor),                                              \
+	    .jansson_version = JANSSON_VERSION_HEX,                                                \
+	    .name = (name_),                                                                       \
+	    .version = (version_),                                                                 \
+	    .description = (description_),                                                         \
+	    .init = (init_),                                                                       \
+	    .fini = (fini_),                                                                       \
+	};                                                                                         \
+	SENSED_EXPORT const sensed_plugin_descriptor *sensed_plugin_entry(void);                   \
+	const sensed_plugin_descriptor *sensed_plugin_entry(void)                                  \
+	{                                                                                          \
+		return &sensed_plugin_descriptor_;                                                 \
 	}
 
 #ifdef __cplusplus

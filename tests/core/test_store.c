@@ -142,6 +142,25 @@ static size_t count(sensed_collection *coll, const char *filter)
 	return n;
 }
 
+Test(store, replace_with_an_id_borrowed_from_the_document)
+{
+	sensed_collection *things = collection("things");
+	json_t *doc = parse("{\"name\":\"ann\"}"), *got;
+	char id[25];
+
+	cr_assert_eq(store_doc_insert(NULL, things, doc, id), 0);
+	json_object_set_new(doc, "name", json_string("bea"));
+	/* The id points into doc's "_id", which the store rewrites (ASan checks the reads). */
+	cr_assert_eq(
+	    store_doc_replace(NULL, things, json_string_value(json_object_get(doc, "_id")), doc),
+	    0);
+	cr_assert_eq(count(things, NULL), 1);
+	cr_assert_eq(store_doc_get(NULL, things, id, &got), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(got, "name")), "bea");
+	json_decref(got);
+	json_decref(doc);
+}
+
 Test(store, crud_and_stamps)
 {
 	sensed_collection *users = collection("users");
@@ -433,6 +452,9 @@ Test(store, sort_skip_limit_cap_count)
 	json_decref(docs);
 	docs = find(c, NULL, NULL, "n", 0, 1000, NULL, &rc); /* over the cap */
 	cr_assert_eq(json_array_size(docs), 100);
+	json_decref(docs);
+	docs = find(c, NULL, NULL, "n", 3, SENSED_QUERY_ALL, NULL, &rc); /* a plugin's bulk work */
+	cr_assert_eq(json_array_size(docs), 117);
 	json_decref(docs);
 	docs = find(c, NULL, NULL, "n", 1000, 10, NULL, &rc); /* skip past the end */
 	cr_assert_eq(rc, 0);
