@@ -372,7 +372,8 @@ static int open_collections(void)
 	return 0;
 }
 
-int auth_init(const struct config *cfg)
+/* Everything auth_init does except creating the first super user. */
+static int auth_open(const struct config *cfg)
 {
 	int err;
 	char random_password[33];
@@ -402,12 +403,25 @@ int auth_init(const struct config *cfg)
 	                                      auth.jwt_key) != 0
 	               ? SENSED_EINVAL
 	               : 0) ||
-	    (err = seed_and_cache_roles()) || (err = seed_groups_once()) ||
-	    (err = create_super_user_once())) {
+	    (err = seed_and_cache_roles()) || (err = seed_groups_once())) {
 		log_msg(SENSED_LOG_ERROR, AUTH_TAG, "start-up failed: %s", sensed_strerror(err));
 		return err;
 	}
 	return 0;
+}
+
+int auth_init(const struct config *cfg)
+{
+	int err = auth_open(cfg);
+
+	if (err == 0 && (err = create_super_user_once()) != 0)
+		log_msg(SENSED_LOG_ERROR, AUTH_TAG, "start-up failed: %s", sensed_strerror(err));
+	return err;
+}
+
+int auth_init_without_users(const struct config *cfg)
+{
+	return auth_open(cfg);
 }
 
 void auth_shutdown(void)

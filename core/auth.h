@@ -15,6 +15,9 @@ struct config;
  * Start-up thread, after store_open(). */
 int auth_init(const struct config *cfg);
 /* Register the login/logout/token routes, owned by the core's plugin record. */
+/* As auth_init without creating the first super user: for --check-config, which loads the
+ * plugins against a scratch store. */
+int auth_init_without_users(const struct config *cfg);
 int auth_register_routes(sensed_plugin *core, const sensed_host *host);
 /* Resolve an Authorization header value ("Bearer <jwt>", NULL when absent) into the
  * request's user_id, role and user (see struct sensed_request).  Returns 0 when signed

@@ -2,17 +2,18 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
-#include "sensed_features.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "pool.h"
 #include "request.h"
 #include "router.h"
+#include "sensed_features.h"
 #include "server.h"
 #include "store.h"
 #include "translations.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -114,7 +115,8 @@ static void load_translations(const struct config *cfg)
 		if (slash) {
 			*slash = '\0';
 			if (!stat(exe, &exe_dir) && !stat(SENSED_BUILD_DIR, &build_dir) &&
-			    exe_dir.st_dev == build_dir.st_dev && exe_dir.st_ino == build_dir.st_ino) {
+			    exe_dir.st_dev == build_dir.st_dev &&
+			    exe_dir.st_ino == build_dir.st_ino) {
 				translations_load(SENSED_SOURCE_TRANSLATIONS_DIR);
 				return;
 			}
@@ -270,6 +272,14 @@ static int build_config(const struct options *o, struct config *cfg)
 	return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
 /* --check-config: the configuration parsed; now load every plugin against a throw-away
  * store so that nothing in the data directory is touched. */
 static int check_plugins(const struct config *cfg)
@@ -290,8 +300,10 @@ static int check_plugins(const struct config *cfg)
 		return 1;
 	}
 	g_router = router_new();
-	if (!g_router || auth_register_routes(plugin_core(), plugin_host())) {
-		fprintf(stderr, "sensed: --check-config: cannot register the core routes\n");
+	if (!g_router || auth_init_without_users(cfg) ||
+	    auth_register_routes(plugin_core(), plugin_host())) {
+		fprintf(stderr,
+		        "sensed: --check-config: cannot start the core on a scratch store\n");
 		return 1;
 	}
 	load_translations(cfg);
@@ -300,16 +312,12 @@ static int check_plugins(const struct config *cfg)
 	features_shutdown();
 	translations_shutdown();
 	cors_shutdown();
+	auth_shutdown();
 	router_free(g_router);
 	g_router = NULL;
 	store_close();
-	{
-		char cmd[sizeof(tmp) + 16];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
-		if (system(cmd) != 0)
-			fprintf(stderr, "sensed: could not remove %s\n", tmp);
-	}
+	if (nftw(tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "sensed: could not remove %s\n", tmp);
 	if (failures) {
 		printf("configuration ok, %d plugin(s) failed to load\n", failures);
 		return 1;
