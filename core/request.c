@@ -9,19 +9,19 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
-#include "sensed_features.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "pool.h"
+#include "sensed_features.h"
 #include "server.h"
 #include "server_internal.h"
 #include "translations.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,8 +643,11 @@ static void request_finish(sensed_request *req)
 	json_decref(req->scratch);
 	free(req->path);
 	free(req->decoded_path);
-	if (req->worker)
+	if (req->worker) {
+		/* Looked up again by address: a connection closed meanwhile is simply not found. */
+		worker_connection_idle(req->worker, req->evcon);
 		worker_request_done(req->worker);
+	}
 	free(req);
 }
 
@@ -962,8 +965,11 @@ void request_dispatch(struct evhttp_request *ev, void *arg)
 	req->start_us = now_us();
 	req->method = method_of(evhttp_request_get_command(ev));
 	req->role = SENSED_ROLE_PUBLIC;
-	if (w)
+	req->evcon = evhttp_request_get_connection(ev);
+	if (w) {
 		w->in_flight++;
+		worker_connection_busy(w, req->evcon);
+	}
 	struct evkeyvalq *in_headers = evhttp_request_get_input_headers(ev);
 	request_id_assign(req, evhttp_find_header(in_headers, "X-Request-Id"));
 	evhttp_add_header(evhttp_request_get_output_headers(ev), "X-Request-Id", req->request_id);

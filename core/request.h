@@ -14,8 +14,9 @@
 struct worker;
 
 struct sensed_request {
-	struct evhttp_request *ev; /* borrowed from evhttp until the reply is sent */
-	struct worker *worker;     /* the loop that owns it */
+	struct evhttp_request *ev;       /* borrowed from evhttp until the reply is sent */
+	struct worker *worker;           /* the loop that owns it */
+	struct evhttp_connection *evcon; /* borrowed; may be gone by the time a job ends */
 	enum sensed_method method;
 	char *path;         /* owned: raw path, split in place by router_match */
 	char *decoded_path; /* owned: normalised decoded path for logs/handlers */

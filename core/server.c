@@ -29,6 +29,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,11 +206,94 @@ static void rewrite_html_errors(struct evbuffer *out, const struct evbuffer_cb_i
 
 /* ---- Connections -------------------------------------------------------------------- */
 
+/* ---- Request deadlines ----------------------------------------------------------------
+ * evhttp's timeout is an inactivity timeout: a client dribbling one byte at a time keeps a
+ * connection forever.  Each connection gets an absolute deadline to deliver its next whole
+ * request (requestTimeout seconds from its accept or from the end of its last reply);
+ * while a request is being handled there is none.  A timer per worker closes the
+ * connections past their deadline. */
+
+struct tracked_connection {
+	struct evhttp_connection *evcon;
+	struct worker *worker;
+	long long deadline_ms; /* 0 while a request is being handled */
+	struct tracked_connection *bucket_next;
+	struct tracked_connection *prev, *next; /* the worker's list */
+};
+
+static size_t connection_bucket(const struct evhttp_connection *evcon)
+{
+	return ((uintptr_t)evcon >> 4) % WORKER_CONNECTION_BUCKETS;
+}
+
+static struct tracked_connection *connection_find(struct worker *w,
+                                                  const struct evhttp_connection *evcon)
+{
+	struct tracked_connection *c = w->connection_buckets[connection_bucket(evcon)];
+
+	while (c && c->evcon != evcon)
+		c = c->bucket_next;
+	return c;
+}
+
+static long long next_request_deadline(const struct worker *w)
+{
+	int seconds = w->cfg->request_timeout > 0 ? w->cfg->request_timeout : 30;
+
+	return monotonic_ms() + (long long)seconds * 1000;
+}
+
+void worker_connection_busy(struct worker *w, struct evhttp_connection *evcon)
+{
+	struct tracked_connection *c = w && evcon ? connection_find(w, evcon) : NULL;
+
+	if (c)
+		c->deadline_ms = 0;
+}
+
+void worker_connection_idle(struct worker *w, struct evhttp_connection *evcon)
+{
+	struct tracked_connection *c = w && evcon ? connection_find(w, evcon) : NULL;
+
+	if (c)
+		c->deadline_ms = next_request_deadline(w);
+}
+
 static void on_connection_close(struct evhttp_connection *evcon, void *arg)
 {
+	struct tracked_connection *c = arg;
+
 	(void)evcon;
-	(void)arg;
 	atomic_fetch_sub(&connection_count, 1);
+	if (!c)
+		return;
+	struct worker *w = c->worker;
+	struct tracked_connection **link = &w->connection_buckets[connection_bucket(c->evcon)];
+	while (*link && *link != c)
+		link = &(*link)->bucket_next;
+	if (*link)
+		*link = c->bucket_next;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->connections = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+static void close_overdue_connections(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	long long now = monotonic_ms();
+
+	(void)fd;
+	(void)what;
+	for (struct tracked_connection *c = w->connections, *next; c; c = next) {
+		next = c->next; /* freeing the connection unlinks c */
+		if (c->deadline_ms != 0 && now > c->deadline_ms)
+			evhttp_connection_free(c->evcon);
+	}
 }
 
 static void register_new_connections(evutil_socket_t fd, short what, void *arg);
@@ -254,7 +338,23 @@ static void register_new_connections(evutil_socket_t fd, short what, void *arg)
 		if (!evcon)
 			continue;
 		int count = atomic_fetch_add(&connection_count, 1) + 1;
-		evhttp_connection_set_closecb(evcon, on_connection_close, w);
+		/* Without memory to track it the connection keeps evhttp's inactivity timeout. */
+		struct tracked_connection *tracked = calloc(1, sizeof(*tracked));
+		if (tracked) {
+			size_t bucket = connection_bucket(evcon);
+			*tracked = (struct tracked_connection){
+			    .evcon = evcon,
+			    .worker = w,
+			    .deadline_ms = next_request_deadline(w),
+			    .bucket_next = w->connection_buckets[bucket],
+			    .next = w->connections,
+			};
+			w->connection_buckets[bucket] = tracked;
+			if (w->connections)
+				w->connections->prev = tracked;
+			w->connections = tracked;
+		}
+		evhttp_connection_set_closecb(evcon, on_connection_close, tracked);
 		if (w->cfg->max_connections > 0 && count > w->cfg->max_connections) {
 			evutil_socket_t sock = bufferevent_getfd(bev);
 			ssize_t unused = send(sock, over_capacity, sizeof(over_capacity) - 1,
@@ -324,7 +424,13 @@ static int worker_init(struct worker *w, const struct config *cfg)
 	w->stop_event = event_new(w->base, -1, 0, on_stop, w);
 	w->drain_timer = evtimer_new(w->base, drain_check, w);
 	w->register_event = event_new(w->base, -1, 0, register_new_connections, w);
-	if (!w->http || !w->stop_event || !w->drain_timer || !w->register_event)
+	w->deadline_timer = event_new(w->base, -1, EV_PERSIST, close_overdue_connections, w);
+	if (w->deadline_timer) {
+		struct timeval every = {1, 0};
+		event_add(w->deadline_timer, &every);
+	}
+	if (!w->http || !w->stop_event || !w->drain_timer || !w->register_event ||
+	    !w->deadline_timer)
 		return SENSED_ENOMEM;
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                        EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
@@ -361,6 +467,8 @@ static void worker_free(struct worker *w)
 		event_free(w->drain_timer);
 	if (w->register_event)
 		event_free(w->register_event);
+	if (w->deadline_timer)
+		event_free(w->deadline_timer);
 	if (w->base)
 		event_base_free(w->base);
 }
