@@ -2,13 +2,16 @@
 # Benchmark sensed against nginx serving the same bytes, in the same run, same pinning:
 # server on CPU 0, wrk on CPU 1 (2-core machine), wrk -t1 -c50.
 #   bench/run.sh [seconds per case, default 10]
+#   bench/run.sh --soak SECONDS   authenticated one-document GETs for SECONDS in 30 s slices,
+#                                 printing the server's RSS after each slice, then stop
 # Prints req/s, p50/p99 latency and the ratio to nginx (the last nginx case above it); writes
 # bench/results/<date>.txt.  Cases: public status, one document, an indexed list at 10k and
 # 100k documents, durable and non-durable writes, 1 vs 2 workers, json-server (npm, installed
 # into the temp dir) on the same requests, and the server's RSS idle / under load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-secs=${1:-10}
+soak=0
+if [ "${1:-}" = "--soak" ]; then soak=${2:?--soak needs a number of seconds}; secs=5; else secs=${1:-10}; fi
 bash "$root/.ci/deps" bench
 work=$(mktemp -d /tmp/sensed-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
@@ -85,6 +88,19 @@ run_wrk "sensed GET /application/status (public)" "$api/application/status"
 run_wrk "nginx static document.json" "http://127.0.0.1:$nginx_port/document.json"
 run_wrk "sensed GET one document (JWT + revocation + read)" "$api/bench/documents/$id" "Authorization: Bearer $token"
 rss_load=$(rss_kb $main_pid)
+
+if [ "$soak" -gt 0 ]; then
+  # Memory must not grow under a steady load: RSS after each slice of the same requests.
+  series=""
+  for ((elapsed = 0; elapsed < soak; elapsed += 30)); do
+    taskset -c 1 wrk -t1 -c50 -d30s -H "Authorization: Bearer $token" "$api/bench/documents/$id" \
+      | awk '/Requests\/sec/ {printf "%s req/s, ", $2}'
+    series="$series $(rss_kb $main_pid)"
+    echo "rss after $((elapsed + 30)) s: $(rss_kb $main_pid) kB"
+  done
+  echo "soak ${soak}s: RSS idle $rss_idle kB, per slice (kB):$series"
+  exit 0
+fi
 
 # ---- Lists: GET /bench/documents?key=K, K indexed, one match, at 10k and at 100k documents.
 seed() { # count offset port: POST documents {key: "k<i>", ...} over one keep-alive connection
