@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TOKEN_BYTES  32
 #define TOKEN_HEX    (TOKEN_BYTES * 2)
@@ -707,7 +708,8 @@ static int read_config(sensed_plugin *self)
 	                                    "mailThrottleWindowSeconds",
 	                                    "retryInitialSeconds",
 	                                    "retryMaxSeconds",
-	                                    "maxBulk"};
+	                                    "maxBulk",
+	                                    "caFile"};
 	json_t *cfg = host->config(self), *value;
 	const char *key, *base = "http://localhost:8081";
 	struct account_config *c = &account_config;
@@ -734,6 +736,15 @@ static int read_config(sensed_plugin *self)
 			return SENSED_EINVAL;
 		}
 	}
+	if ((value = json_object_get(cfg, "caFile")) != NULL) {
+		if (!json_is_string(value) || access(json_string_value(value), R_OK) != 0) {
+			host->set_error(self, "plugins.config.account.caFile must name a readable "
+			                      "file of PEM certificates");
+			return SENSED_EINVAL;
+		}
+		if ((c->ca_file = strdup(json_string_value(value))) == NULL)
+			return SENSED_ENOMEM;
+	}
 	if ((c->public_base_url = strdup(base)) == NULL)
 		return SENSED_ENOMEM;
 	for (size_t n = strlen(c->public_base_url); n > 0 && c->public_base_url[n - 1] == '/';)
@@ -757,6 +768,8 @@ static void account_fini(sensed_plugin *self)
 	mail_fini();
 	free(account_config.public_base_url);
 	account_config.public_base_url = NULL;
+	free(account_config.ca_file);
+	account_config.ca_file = NULL;
 }
 
 static int account_init(sensed_plugin *self, const sensed_host *h)
@@ -799,6 +812,8 @@ static int account_init(sensed_plugin *self, const sensed_host *h)
 fail:
 	free(account_config.public_base_url);
 	account_config.public_base_url = NULL;
+	free(account_config.ca_file);
+	account_config.ca_file = NULL;
 	return err;
 }
 

@@ -21,6 +21,8 @@ struct account_config {
 	int64_t retry_initial_ms;   /* retryInitialSeconds, default 30 */
 	int64_t retry_max_ms;       /* retryMaxSeconds, default 3600 */
 	int max_bulk;               /* maxBulk: emails in one begin_activate_bulk, default 1000 */
+	char *ca_file; /* owned: caFile, the CAs that sign the mail server's certificate; NULL:
+	                * the system's */
 };
 extern struct account_config account_config;
 

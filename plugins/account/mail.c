@@ -304,6 +304,8 @@ static CURLcode smtp_send(const json_t *settings, const char *to, const char *me
 		curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_NONE);
 	else
 		curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	if (account_config.ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, account_config.ca_file);
 	if (user)
 		curl_easy_setopt(curl, CURLOPT_USERNAME, user);
 	if (pass)

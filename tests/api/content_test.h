@@ -93,21 +93,7 @@ static inline char *string_of(const json_t *obj, const char *key)
  * _id. */
 static inline char *content_user(struct server *s, const char *name, const char *role, char **id)
 {
-	struct response *r =
-	    call(s, "POST", API "/test/authkit/users", NULL,
-	         "{\"email\":\"%s@sensed.test\",\"userName\":\"%s\",\"role\":\"%s\","
-	         "\"password\":\"" USER_PASSWORD "\"}",
-	         name, name, role);
-	char email[128], *token;
-
-	expect_status(r, 201, "authkit create");
-	if (id != NULL)
-		*id = string_of(r->json, "_id");
-	response_free(r);
-	snprintf(email, sizeof email, "%s@sensed.test", name);
-	token = login(s, email, USER_PASSWORD);
-	cr_assert_not_null(token, "login %s", name);
-	return token;
+	return authkit_login_user(s, name, role, USER_PASSWORD, id);
 }
 
 /* POST /dashboards {title}; returns the oid. */

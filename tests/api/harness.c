@@ -415,6 +415,13 @@ struct response *http_raw(struct server *s, const char *bytes, size_t len, int t
 	return parse_response(raw, raw_len);
 }
 
+static void (*response_screen)(const struct response *r);
+
+void harness_screen(void (*screen)(const struct response *r))
+{
+	response_screen = screen;
+}
+
 struct response *http(struct server *s, const char *method, const char *path, const char *token,
                       const char *headers, const char *body)
 {
@@ -443,6 +450,9 @@ struct response *http(struct server *s, const char *method, const char *path, co
 	}
 	struct response *r = http_raw(s, req, (size_t)n, HTTP_TIMEOUT_MS);
 	free(req);
+	cr_assert_not_null(r);
+	if (response_screen)
+		response_screen(r);
 	return r;
 }
 
@@ -517,4 +527,107 @@ void assert_error(struct response *r, int status, int code)
 	const char *type = response_header(r, "Content-Type");
 	cr_assert(type && strncmp(type, "application/json", 16) == 0, "content type %s",
 	          type ? type : "(none)");
+}
+
+int http_status(struct server *s, const char *method, const char *path, const char *token,
+                const char *body)
+{
+	struct response *r = http(s, method, path, token, NULL, body);
+	int status = r->status;
+	response_free(r);
+	return status;
+}
+
+json_t *expect_json(struct server *s, const char *method, const char *path, const char *token,
+                    const char *body, int status)
+{
+	struct response *r = http(s, method, path, token, NULL, body);
+	json_t *json = json_incref(r->json);
+	cr_assert_eq(r->status, status, "%s %s %s: expected %d, got %d: %s", method, path,
+	             body ? body : "", status, r->status, r->body);
+	response_free(r);
+	return json;
+}
+
+void http_expect_error(struct server *s, const char *method, const char *path, const char *token,
+                       const char *body, int status, int code)
+{
+	struct response *r = http(s, method, path, token, NULL, body);
+	assert_error(r, status, code);
+	response_free(r);
+}
+
+char *authkit_create_user(struct server *s, const char *email, const char *user_name,
+                          const char *role, const char *password)
+{
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "email", email, "userName", user_name,
+	                         "role", role, "password", password);
+	cr_assert(body);
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	struct response *r = http(s, "POST", "/api/v1/test/authkit/users", NULL, NULL, text);
+	free(text);
+	cr_assert_eq(r->status, 201, "authkit create %s: %d %s", email, r->status, r->body);
+	const char *id = json_string_value(json_object_get(r->json, "_id"));
+	cr_assert_not_null(id, "%s", r->body);
+	char *copy = strdup(id);
+	cr_assert(copy);
+	response_free(r);
+	return copy;
+}
+
+char *authkit_login_user(struct server *s, const char *name, const char *role, const char *password,
+                         char **id)
+{
+	char email[256];
+	snprintf(email, sizeof(email), "%s@sensed.test", name);
+	char *user_id = authkit_create_user(s, email, name, role, password);
+	char *token = login(s, email, password);
+	cr_assert_not_null(token, "login %s", email);
+	if (id)
+		*id = user_id;
+	else
+		free(user_id);
+	return token;
+}
+
+struct test_user authkit_user(struct server *s, const char *name, const char *role)
+{
+	char password[160], *id;
+	struct test_user u;
+	snprintf(password, sizeof(password), "Passw0rd-%s!", name);
+	u.token = authkit_login_user(s, name, role, password, &id);
+	cr_assert_eq(strlen(id), sizeof(u.id) - 1, "authkit _id %s", id);
+	memcpy(u.id, id, sizeof(u.id));
+	free(id);
+	return u;
+}
+
+int store_contains(struct server *s, const char *needle)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/data.mdb", server_data_dir(s));
+	FILE *f = fopen(path, "rb");
+	cr_assert_not_null(f, "cannot open %s", path);
+	size_t n = strlen(needle), have = 0, cap = 1 << 20;
+	char *buf = malloc(cap + n);
+	int found = 0;
+	cr_assert_not_null(buf);
+	for (;;) {
+		size_t got = fread(buf + have, 1, cap, f);
+		if (got == 0)
+			break;
+		have += got;
+		if (memmem(buf, have, needle, n)) {
+			found = 1;
+			break;
+		}
+		if (have >= n) { /* keep the tail: a match may straddle two reads */
+			memmove(buf, buf + have - (n - 1), n - 1);
+			have = n - 1;
+		}
+	}
+	free(buf);
+	fclose(f);
+	return found;
 }

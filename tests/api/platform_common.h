@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JSON_HEADER "Content-Type: application/json\r\n"
-#define PASSWORD    "Viewer-Passw0rd!"
+#define PASSWORD "Viewer-Passw0rd!"
 
 static const char *const platform_args[] = {"--plugin-dir", SENSED_TEST_PLUGIN_DIR "/authkit",
                                             "--plugin-dir", SENSED_TEST_PLUGIN_DIR "/featurekit",
@@ -45,41 +44,11 @@ static inline void platform_data_dir_free(char *dir)
 	free(dir);
 }
 
-static inline struct response *req_json(struct server *s, const char *method, const char *path,
-                                        const char *token, const char *body)
-{
-	return http(s, method, path, token, body ? JSON_HEADER : NULL, body);
-}
-
-/* The status of one request (the response is dropped). */
-static inline int status_of(struct server *s, const char *method, const char *path,
-                            const char *token, const char *body)
-{
-	struct response *r = req_json(s, method, path, token, body);
-	int status = r->status;
-
-	response_free(r);
-	return status;
-}
-
-/* Assert status, return the parsed body (new reference; may be NULL for no body). */
-static inline json_t *expect(struct server *s, const char *method, const char *path,
-                             const char *token, const char *body, int status)
-{
-	struct response *r = req_json(s, method, path, token, body);
-	json_t *json = json_incref(r->json);
-
-	cr_assert_eq(r->status, status, "%s %s: expected %d, got %d: %s", method, path, status,
-	             r->status, r->body);
-	response_free(r);
-	return json;
-}
-
 /* The error message of a response, asserted status and code (malloc'd). */
 static inline char *error_message(struct server *s, const char *method, const char *path,
                                   const char *token, const char *body, int status, int code)
 {
-	struct response *r = req_json(s, method, path, token, body);
+	struct response *r = http(s, method, path, token, NULL, body);
 	char *message;
 
 	assert_error(r, status, code);
@@ -95,21 +64,16 @@ static inline char *user_token(struct server *s, const char *name, const char *r
                                const char *locale)
 {
 	char body[512], path[128];
-	json_t *user;
-	char *token;
+	char *id, *token;
 
-	snprintf(body, sizeof(body),
-	         "{\"email\": \"%s@sensed.test\", \"userName\": \"%s\", \"role\": \"%s\", "
-	         "\"password\": \"" PASSWORD "\"}",
-	         name, name, role);
-	user = expect(s, "POST", "/api/v1/test/authkit/users", NULL, body, 201);
+	snprintf(body, sizeof(body), "%s@sensed.test", name);
+	id = authkit_create_user(s, body, name, role, PASSWORD);
 	if (locale) {
-		snprintf(path, sizeof(path), "/api/v1/test/featurekit2/users/%s/locale",
-		         json_string_value(json_object_get(user, "_id")));
+		snprintf(path, sizeof(path), "/api/v1/test/featurekit2/users/%s/locale", id);
 		snprintf(body, sizeof(body), "{\"localeId\": \"%s\"}", locale);
-		cr_assert_eq(status_of(s, "POST", path, NULL, body), 204);
+		cr_assert_eq(http_status(s, "POST", path, NULL, body), 204);
 	}
-	json_decref(user);
+	free(id);
 	snprintf(body, sizeof(body), "%s@sensed.test", name);
 	token = login(s, body, PASSWORD);
 	cr_assert_not_null(token);

@@ -7,6 +7,8 @@ Listens on 127.0.0.1:PORT.  Every message accepted is decoded and written to DIR
 <n>.json (n = 1, 2, ...; written to a temporary name, then renamed, so a reader never sees
 half a file): {"mailFrom", "rcptTos", "from", "to", "subject", "body", "login"}.
 With USER and PASSWORD, AUTH (PLAIN/LOGIN, without TLS) is required and checked.
+With SMTP_SINK_TLS_CERT and SMTP_SINK_TLS_KEY in the environment (PEM files), the sink
+offers STARTTLS and refuses mail before it; each record then says "tls": true.
 DIR/ready appears once the server accepts connections.  SIGTERM stops it.
 """
 import email
@@ -14,6 +16,7 @@ import warnings
 import json
 import os
 import signal
+import ssl
 import sys
 from email import policy
 
@@ -38,6 +41,7 @@ class Sink:
             "subject": str(msg["subject"]),
             "body": part.get_content() if part is not None else "",
             "login": login.decode() if isinstance(login, bytes) else login,
+            "tls": session.ssl is not None,
         }
         self.count += 1
         path = os.path.join(self.directory, "%d.json" % self.count)
@@ -60,6 +64,11 @@ def main():
 
         kwargs = dict(authenticator=authenticator, auth_required=True,
                       auth_require_tls=False)
+    cert, key = os.environ.get("SMTP_SINK_TLS_CERT"), os.environ.get("SMTP_SINK_TLS_KEY")
+    if cert and key:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        kwargs.update(tls_context=context, require_starttls=True)
     controller = Controller(Sink(directory), hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     open(os.path.join(directory, "ready"), "w").close()

@@ -167,33 +167,19 @@ static struct server *start(const char *account, const char *data_dir)
 	return server_start(&opt);
 }
 
-/* Every response of this suite: never the SMTP password, never a hash. */
-static struct response *call(struct server *s, const char *method, const char *path,
-                             const char *token, const char *body)
+/* Every response of this suite (harness_screen): never the SMTP password, never a hash. */
+static void no_secret(const struct response *r)
 {
-	struct response *r = http(s, method, path, token, NULL, body);
-	cr_assert_not_null(r);
 	cr_assert_null(strstr(r->body, SMTP_PASS), "SMTP password in a response: %s", r->body);
 	cr_assert_null(strstr(r->body, "$argon2"), "hash in a response: %s", r->body);
-	return r;
 }
 
-static int status_of(struct server *s, const char *method, const char *path, const char *token,
-                     const char *body)
+static void screen_responses(void)
 {
-	struct response *r = call(s, method, path, token, body);
-	int status = r->status;
-	response_free(r);
-	return status;
+	harness_screen(no_secret);
 }
 
-static void expect_error(struct server *s, const char *method, const char *path, const char *token,
-                         const char *body, int status, int code)
-{
-	struct response *r = call(s, method, path, token, body);
-	assert_error(r, status, code);
-	response_free(r);
-}
+TestSuite(account, .init = screen_responses);
 
 static void configure_mail(struct server *s, int port, const char *extra_members)
 {
@@ -203,33 +189,18 @@ static void configure_mail(struct server *s, int port, const char *extra_members
 	    "{\"host\": \"127.0.0.1\", \"port\": %d, \"senderEmail\": \"noreply@sensed.test\", "
 	    "\"senderName\": \"Sensed BI\"%s%s}",
 	    port, extra_members ? ", " : "", extra_members ? extra_members : "");
-	struct response *r = call(s, "POST", SETTINGS, admin_token(s), body);
+	struct response *r = http(s, "POST", SETTINGS, admin_token(s), NULL, body);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	response_free(r);
-}
-
-static char *create_user(struct server *s, const char *email, const char *user_name,
-                         const char *role, const char *password)
-{
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "email", email, "userName", user_name,
-	                         "role", role, "password", password);
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	struct response *r = call(s, "POST", API "/test/authkit/users", NULL, text);
-	free(text);
-	cr_assert_eq(r->status, 201, "authkit: %d %s", r->status, r->body);
-	char *id = strdup(json_string_value(json_object_get(r->json, "_id")));
-	response_free(r);
-	return id;
 }
 
 /* A pending user (created, then made inactive, as one awaiting activation). */
 static char *create_pending_user(struct server *s, const char *email, const char *user_name)
 {
-	char *id = create_user(s, email, user_name, "consumer", "Initial-Passw0rd!");
+	char *id = authkit_create_user(s, email, user_name, "consumer", "Initial-Passw0rd!");
 	char path[128];
 	snprintf(path, sizeof(path), API "/test/authkit/users/%s/deactivate", id);
-	cr_assert_eq(status_of(s, "POST", path, NULL, NULL), 204);
+	cr_assert_eq(http_status(s, "POST", path, NULL, NULL), 204);
 	return id;
 }
 
@@ -237,14 +208,14 @@ static int begin(struct server *s, const char *path, const char *email)
 {
 	char body[256];
 	snprintf(body, sizeof(body), "{\"email\": \"%s\"}", email);
-	return status_of(s, "POST", path, NULL, body);
+	return http_status(s, "POST", path, NULL, body);
 }
 
 static long long kit_count(struct server *s, const char *collection)
 {
 	char path[128];
 	snprintf(path, sizeof(path), API "/test/accountkit/count/%s", collection);
-	struct response *r = call(s, "GET", path, NULL, NULL);
+	struct response *r = http(s, "GET", path, NULL, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	long long n = json_integer_value(json_object_get(r->json, "count"));
 	response_free(r);
@@ -292,37 +263,7 @@ static int password_body_post(struct server *s, const char *path, const char *pa
 {
 	char body[256];
 	snprintf(body, sizeof(body), "{\"password\": \"%s\"}", password);
-	return status_of(s, "POST", path, NULL, body);
-}
-
-/* Does the store file hold `needle` in clear? */
-static int store_contains(struct server *s, const char *needle)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/data.mdb", server_data_dir(s));
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f, "cannot open %s", path);
-	size_t n = strlen(needle), have = 0, cap = 1 << 20;
-	char *buf = malloc(cap + n);
-	int found = 0;
-	cr_assert_not_null(buf);
-	for (;;) {
-		size_t got = fread(buf + have, 1, cap, f);
-		if (got == 0)
-			break;
-		have += got;
-		if (memmem(buf, have, needle, n)) {
-			found = 1;
-			break;
-		}
-		if (have >= n) { /* keep the tail: a match may straddle two reads */
-			memmove(buf, buf + have - (n - 1), n - 1);
-			have = n - 1;
-		}
-	}
-	free(buf);
-	fclose(f);
-	return found;
+	return http_status(s, "POST", path, NULL, body);
 }
 
 /* ---- settings/email_server ------------------------------------------------------------ */
@@ -332,11 +273,11 @@ Test(account, email_server_settings_lifecycle)
 	const char *admin = admin_token(s);
 	struct response *r;
 
-	expect_error(s, "GET", SETTINGS, admin, NULL, 404, 7501);
-	expect_error(s, "PATCH", SETTINGS, admin, "{\"port\": 26}", 400, 7501);
-	expect_error(s, "DELETE", SETTINGS, admin, NULL, 404, 7501);
+	http_expect_error(s, "GET", SETTINGS, admin, NULL, 404, 7501);
+	http_expect_error(s, "PATCH", SETTINGS, admin, "{\"port\": 26}", 400, 7501);
+	http_expect_error(s, "DELETE", SETTINGS, admin, NULL, 404, 7501);
 
-	r = call(s, "POST", SETTINGS, admin,
+	r = http(s, "POST", SETTINGS, admin, NULL,
 	         "{\"host\": \"smtp.example.test\", \"port\": 587, \"user\": \"relay\", \"pass\": "
 	         "\"" SMTP_PASS
 	         "\", \"senderEmail\": \"bi@example.test\", \"senderName\": \"BI\"}");
@@ -351,17 +292,17 @@ Test(account, email_server_settings_lifecycle)
 	cr_assert(json_is_integer(json_object_get(r->json, "connectionTimeout")));
 	response_free(r);
 
-	expect_error(s, "POST", SETTINGS, admin,
-	             "{\"host\": \"other\", \"senderEmail\": \"a@b.c\"}", 400, 7501);
+	http_expect_error(s, "POST", SETTINGS, admin,
+	                  "{\"host\": \"other\", \"senderEmail\": \"a@b.c\"}", 400, 7501);
 
-	r = call(s, "PATCH", SETTINGS, admin, "{\"port\": \"2525\", \"requireTLS\": true}");
+	r = http(s, "PATCH", SETTINGS, admin, NULL, "{\"port\": \"2525\", \"requireTLS\": true}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_integer_value(json_object_get(r->json, "port")), 2525);
 	cr_assert(json_is_true(json_object_get(r->json, "requireTLS")));
 	cr_assert_str_eq(json_string_value(json_object_get(r->json, "user")), "relay");
 	response_free(r);
 
-	r = call(s, "GET", SETTINGS, admin, NULL);
+	r = http(s, "GET", SETTINGS, admin, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_integer_value(json_object_get(r->json, "port")), 2525);
 	cr_assert_str_eq(json_string_value(json_object_get(r->json, "senderEmail")),
@@ -372,8 +313,8 @@ Test(account, email_server_settings_lifecycle)
 	/* the password is sealed at rest */
 	cr_assert_not(store_contains(s, SMTP_PASS), "SMTP password in clear in the store");
 
-	cr_assert_eq(status_of(s, "DELETE", SETTINGS, admin, NULL), 204);
-	expect_error(s, "GET", SETTINGS, admin, NULL, 404, 7501);
+	cr_assert_eq(http_status(s, "DELETE", SETTINGS, admin, NULL), 204);
+	http_expect_error(s, "GET", SETTINGS, admin, NULL, 404, 7501);
 	cr_assert_eq(server_stop(s), 0);
 }
 
@@ -396,19 +337,21 @@ Test(account, email_server_settings_validation)
 	    "[1, 2]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(s, "POST", SETTINGS, admin, bad[i], 400, 1008);
-	expect_error(s, "POST", SETTINGS, admin, "{\"host\": ", 400, 1001);
-	expect_error(s, "GET", SETTINGS, admin, NULL, 404, 7501); /* nothing was stored */
+		http_expect_error(s, "POST", SETTINGS, admin, bad[i], 400, 1008);
+	http_expect_error(s, "POST", SETTINGS, admin, "{\"host\": ", 400, 1001);
+	http_expect_error(s, "GET", SETTINGS, admin, NULL, 404, 7501); /* nothing was stored */
 	configure_mail(s, 25, NULL);
-	expect_error(s, "PATCH", SETTINGS, admin, "{\"host\": \"\"}", 400, 1008);
+	http_expect_error(s, "PATCH", SETTINGS, admin, "{\"host\": \"\"}", 400, 1008);
 	cr_assert_eq(server_stop(s), 0);
 }
 
 Test(account, email_server_settings_are_admin_only)
 {
 	struct server *s = start(NULL, NULL);
-	free(create_user(s, "viewer@sensed.test", "viewer", "consumer", "Viewer-Passw0rd!"));
-	free(create_user(s, "designer@sensed.test", "designer", "contributor", "Design-Passw0rd!"));
+	free(
+	    authkit_create_user(s, "viewer@sensed.test", "viewer", "consumer", "Viewer-Passw0rd!"));
+	free(authkit_create_user(s, "designer@sensed.test", "designer", "contributor",
+	                         "Design-Passw0rd!"));
 	char *viewer = login(s, "viewer@sensed.test", "Viewer-Passw0rd!");
 	char *designer = login(s, "designer@sensed.test", "Design-Passw0rd!");
 	const char *body = "{\"host\": \"smtp.x\", \"senderEmail\": \"a@b.c\"}";
@@ -416,13 +359,13 @@ Test(account, email_server_settings_are_admin_only)
 	cr_assert_not_null(designer);
 	const char *callers[] = {viewer, designer};
 	for (int i = 0; i < 2; i++) {
-		expect_error(s, "GET", SETTINGS, callers[i], NULL, 403, 1009);
-		expect_error(s, "POST", SETTINGS, callers[i], body, 403, 1009);
-		expect_error(s, "PATCH", SETTINGS, callers[i], body, 403, 1009);
-		expect_error(s, "DELETE", SETTINGS, callers[i], NULL, 403, 1009);
+		http_expect_error(s, "GET", SETTINGS, callers[i], NULL, 403, 1009);
+		http_expect_error(s, "POST", SETTINGS, callers[i], body, 403, 1009);
+		http_expect_error(s, "PATCH", SETTINGS, callers[i], body, 403, 1009);
+		http_expect_error(s, "DELETE", SETTINGS, callers[i], NULL, 403, 1009);
 	}
-	cr_assert_eq(status_of(s, "GET", SETTINGS, NULL, NULL), 401);
-	expect_error(s, "GET", SETTINGS, admin_token(s), NULL, 404, 7501); /* nothing stored */
+	cr_assert_eq(http_status(s, "GET", SETTINGS, NULL, NULL), 401);
+	http_expect_error(s, "GET", SETTINGS, admin_token(s), NULL, 404, 7501); /* nothing stored */
 	free(viewer);
 	free(designer);
 	cr_assert_eq(server_stop(s), 0);
@@ -457,30 +400,30 @@ Test(account, activation_by_email_end_to_end)
 	cr_assert_not(store_contains(s, token), "token in clear in the store");
 
 	char *path = path_of(ACTIVATE, token);
-	struct response *r = call(s, "GET", path, NULL, NULL);
+	struct response *r = http(s, "GET", path, NULL, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_string_value(json_object_get(r->json, "userName")), "newperson");
 	response_free(r);
 	/* validation does not use the token up; a reset token is not an activation token */
-	cr_assert_eq(status_of(s, "GET", path, NULL, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", path, NULL, NULL), 200);
 	char *wrong_kind = path_of(RESET, token);
-	expect_error(s, "GET", wrong_kind, NULL, NULL, 404, 1251);
-	expect_error(s, "POST", wrong_kind, NULL, "{\"password\": \"x\"}", 404, 1251);
+	http_expect_error(s, "GET", wrong_kind, NULL, NULL, 404, 1251);
+	http_expect_error(s, "POST", wrong_kind, NULL, "{\"password\": \"x\"}", 404, 1251);
 
-	expect_error(s, "POST", path, NULL, "{}", 400, 1008);
-	expect_error(s, "POST", path, NULL, "{\"password\": \"\"}", 400, 1008);
-	expect_error(s, "POST", path, NULL, "{\"password\": 5}", 400, 1008);
+	http_expect_error(s, "POST", path, NULL, "{}", 400, 1008);
+	http_expect_error(s, "POST", path, NULL, "{\"password\": \"\"}", 400, 1008);
+	http_expect_error(s, "POST", path, NULL, "{\"password\": 5}", 400, 1008);
 	cr_assert_eq(password_body_post(s, path, "Chosen-Passw0rd!"), 204);
 
 	char *session = login(s, "new.person@sensed.test", "Chosen-Passw0rd!");
 	cr_assert_not_null(session, "activated user cannot log in");
 	/* single use */
-	expect_error(s, "GET", path, NULL, NULL, 404, 1251);
-	expect_error(s, "POST", path, NULL, "{\"password\": \"Other-Passw0rd!\"}", 404, 1251);
+	http_expect_error(s, "GET", path, NULL, NULL, 404, 1251);
+	http_expect_error(s, "POST", path, NULL, "{\"password\": \"Other-Passw0rd!\"}", 404, 1251);
 	cr_assert_null(login(s, "new.person@sensed.test", "Other-Passw0rd!"));
 	/* an active user gets no activation mail */
-	expect_error(s, "POST", BEGIN_ACTIVATE, NULL, "{\"email\": \"new.person@sensed.test\"}",
-	             400, 1252);
+	http_expect_error(s, "POST", BEGIN_ACTIVATE, NULL,
+	                  "{\"email\": \"new.person@sensed.test\"}", 400, 1252);
 
 	free(session);
 	free(wrong_kind);
@@ -498,36 +441,38 @@ Test(account, unknown_and_malformed_requests)
 	sink_run(&k, NULL, NULL);
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, NULL);
-	free(create_user(s, "active@sensed.test", "active", "consumer", "Active-Passw0rd!"));
+	free(
+	    authkit_create_user(s, "active@sensed.test", "active", "consumer", "Active-Passw0rd!"));
 
-	expect_error(s, "POST", BEGIN_ACTIVATE, NULL, "{\"email\": \"nobody@sensed.test\"}", 404,
-	             2001);
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"nobody@sensed.test\"}", 404,
-	             2001);
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{}", 400, 1008);
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": 7}", 400, 1008);
-	expect_error(s, "POST", BEGIN_RESET, NULL, "[\"active@sensed.test\"]", 400, 1008);
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": ", 400, 1001);
-	expect_error(s, "POST", BEGIN_BULK, NULL, "{\"email\": \"active@sensed.test\"}", 400, 1008);
-	expect_error(s, "POST", BEGIN_BULK, NULL, "[{\"mail\": \"x\"}]", 400, 1008);
+	http_expect_error(s, "POST", BEGIN_ACTIVATE, NULL, "{\"email\": \"nobody@sensed.test\"}",
+	                  404, 2001);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"nobody@sensed.test\"}", 404,
+	                  2001);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{}", 400, 1008);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": 7}", 400, 1008);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "[\"active@sensed.test\"]", 400, 1008);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": ", 400, 1001);
+	http_expect_error(s, "POST", BEGIN_BULK, NULL, "{\"email\": \"active@sensed.test\"}", 400,
+	                  1008);
+	http_expect_error(s, "POST", BEGIN_BULK, NULL, "[{\"mail\": \"x\"}]", 400, 1008);
 	/* tokens that never existed, of every shape */
 	static const char *const tokens[] = {
 	    "abc", "0000000000000000000000000000000000000000000000000000000000000000",
 	    "ZZZZ000000000000000000000000000000000000000000000000000000000000", "%00"};
 	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]); i++) {
 		char *a = path_of(ACTIVATE, tokens[i]), *b = path_of(RESET, tokens[i]);
-		struct response *r = call(s, "GET", a, NULL, NULL);
+		struct response *r = http(s, "GET", a, NULL, NULL, NULL);
 		cr_assert(r->status == 404 || r->status == 400, "%d %s", r->status, r->body);
 		response_free(r);
-		r = call(s, "POST", b, NULL, "{\"password\": \"Whatever-1\"}");
+		r = http(s, "POST", b, NULL, NULL, "{\"password\": \"Whatever-1\"}");
 		cr_assert(r->status == 404 || r->status == 400, "%d %s", r->status, r->body);
 		response_free(r);
 		free(a);
 		free(b);
 	}
-	expect_error(s, "GET",
-	             ACTIVATE "0000000000000000000000000000000000000000000000000000000000000000",
-	             NULL, NULL, 404, 1251);
+	http_expect_error(
+	    s, "GET", ACTIVATE "0000000000000000000000000000000000000000000000000000000000000000",
+	    NULL, NULL, 404, 1251);
 	/* nothing was sent */
 	cr_assert_eq(outbox_drained(s), 0);
 	cr_assert_null(sink_message(&k, 1, 300));
@@ -546,16 +491,16 @@ Test(account, bulk_activation_is_all_or_nothing)
 	free(create_pending_user(s, "two@sensed.test", "two"));
 
 	/* one unknown address: nobody gets mail */
-	expect_error(s, "POST", BEGIN_BULK, NULL,
-	             "[{\"email\": \"one@sensed.test\"}, {\"email\": \"ghost@sensed.test\"}]", 404,
-	             2001);
+	http_expect_error(s, "POST", BEGIN_BULK, NULL,
+	                  "[{\"email\": \"one@sensed.test\"}, {\"email\": \"ghost@sensed.test\"}]",
+	                  404, 2001);
 	cr_assert_eq(outbox_drained(s), 0);
 	cr_assert_eq(kit_count(s, "account_tokens"), 0);
 
 	cr_assert_eq(
-	    status_of(s, "POST", BEGIN_BULK, NULL,
-	              "[{\"email\": \"one@sensed.test\"}, {\"email\": \"TWO@sensed.test\"}, "
-	              "{\"email\": \"one@sensed.test\"}]"),
+	    http_status(s, "POST", BEGIN_BULK, NULL,
+	                "[{\"email\": \"one@sensed.test\"}, {\"email\": \"TWO@sensed.test\"}, "
+	                "{\"email\": \"one@sensed.test\"}]"),
 	    204);
 	json_t *m1 = sink_expect(&k, 1), *m2 = sink_expect(&k, 2);
 	cr_assert_null(sink_message(&k, 3, 500), "a duplicate address got two mails");
@@ -578,7 +523,7 @@ Test(account, bulk_activation_is_all_or_nothing)
 		free(token);
 		json_decref(mails[i]);
 	}
-	cr_assert_eq(status_of(s, "POST", BEGIN_BULK, NULL, "[]"), 204);
+	cr_assert_eq(http_status(s, "POST", BEGIN_BULK, NULL, "[]"), 204);
 	cr_assert_eq(server_stop(s), 0);
 	sink_stop(&k);
 }
@@ -591,10 +536,11 @@ Test(account, password_reset_end_to_end)
 	sink_run(&k, NULL, NULL);
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, NULL);
-	free(create_user(s, "forgetful@sensed.test", "forgetful", "contributor", "Old-Passw0rd!"));
+	free(authkit_create_user(s, "forgetful@sensed.test", "forgetful", "contributor",
+	                         "Old-Passw0rd!"));
 	char *old_session = login(s, "forgetful@sensed.test", "Old-Passw0rd!");
 	cr_assert_not_null(old_session);
-	cr_assert_eq(status_of(s, "GET", SETTINGS, old_session, NULL), 403); /* token works */
+	cr_assert_eq(http_status(s, "GET", SETTINGS, old_session, NULL), 403); /* token works */
 
 	/* a first request, then a second: only the latest link works */
 	cr_assert_eq(begin(s, BEGIN_RESET, "forgetful@sensed.test"), 204);
@@ -606,22 +552,22 @@ Test(account, password_reset_end_to_end)
 	char *stale = link_token(first, "reset_password"),
 	     *token = link_token(mail, "reset_password");
 	char *stale_path = path_of(RESET, stale), *path = path_of(RESET, token);
-	expect_error(s, "GET", stale_path, NULL, NULL, 404, 1251);
+	http_expect_error(s, "GET", stale_path, NULL, NULL, 404, 1251);
 
-	struct response *r = call(s, "GET", path, NULL, NULL);
+	struct response *r = http(s, "GET", path, NULL, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_string_value(json_object_get(r->json, "userName")), "forgetful");
 	response_free(r);
 	cr_assert_eq(password_body_post(s, path, "New-Passw0rd!"), 204);
 
 	/* the new password works, the old one does not, and old sessions are revoked */
-	cr_assert_eq(status_of(s, "GET", SETTINGS, old_session, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", SETTINGS, old_session, NULL), 401);
 	cr_assert_null(login(s, "forgetful@sensed.test", "Old-Passw0rd!"));
 	char *session = login(s, "forgetful@sensed.test", "New-Passw0rd!");
 	cr_assert_not_null(session);
 	/* single use */
-	expect_error(s, "POST", path, NULL, "{\"password\": \"Third-Passw0rd!\"}", 404, 1251);
-	expect_error(s, "GET", path, NULL, NULL, 404, 1251);
+	http_expect_error(s, "POST", path, NULL, "{\"password\": \"Third-Passw0rd!\"}", 404, 1251);
+	http_expect_error(s, "GET", path, NULL, NULL, 404, 1251);
 	cr_assert_null(login(s, "forgetful@sensed.test", "Third-Passw0rd!"));
 
 	free(session);
@@ -644,8 +590,8 @@ Test(account, pending_user_cannot_reset)
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, NULL);
 	free(create_pending_user(s, "pending@sensed.test", "pending"));
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"pending@sensed.test\"}", 400,
-	             1253);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"pending@sensed.test\"}", 400,
+	                  1253);
 	cr_assert_eq(outbox_drained(s), 0);
 	cr_assert_eq(server_stop(s), 0);
 	sink_stop(&k);
@@ -661,7 +607,7 @@ Test(account, tokens_expire)
 	          "\"activationTokenTtlSeconds\": 1}",
 	          NULL);
 	configure_mail(s, k.port, NULL);
-	free(create_user(s, "slow@sensed.test", "slow", "consumer", "Slow-Passw0rd!"));
+	free(authkit_create_user(s, "slow@sensed.test", "slow", "consumer", "Slow-Passw0rd!"));
 	free(create_pending_user(s, "late@sensed.test", "late"));
 	cr_assert_eq(begin(s, BEGIN_RESET, "slow@sensed.test"), 204);
 	cr_assert_eq(begin(s, BEGIN_ACTIVATE, "late@sensed.test"), 204);
@@ -673,10 +619,11 @@ Test(account, tokens_expire)
 	char *activate = link_token(activate_mail, "activate");
 	char *reset_path = path_of(RESET, reset), *activate_path = path_of(ACTIVATE, activate);
 	sleep(2);
-	expect_error(s, "GET", reset_path, NULL, NULL, 404, 1251);
-	expect_error(s, "POST", reset_path, NULL, "{\"password\": \"Too-Late-1\"}", 404, 1251);
-	expect_error(s, "GET", activate_path, NULL, NULL, 404, 1251);
-	expect_error(s, "POST", activate_path, NULL, "{\"password\": \"Too-Late-1\"}", 404, 1251);
+	http_expect_error(s, "GET", reset_path, NULL, NULL, 404, 1251);
+	http_expect_error(s, "POST", reset_path, NULL, "{\"password\": \"Too-Late-1\"}", 404, 1251);
+	http_expect_error(s, "GET", activate_path, NULL, NULL, 404, 1251);
+	http_expect_error(s, "POST", activate_path, NULL, "{\"password\": \"Too-Late-1\"}", 404,
+	                  1251);
 	cr_assert_null(login(s, "slow@sensed.test", "Too-Late-1"));
 	cr_assert_null(login(s, "late@sensed.test", "Too-Late-1"));
 	free(reset);
@@ -698,13 +645,14 @@ Test(account, mail_requests_are_throttled_per_address)
 	                         "\"mailThrottleWindowSeconds\": 3}",
 	                         NULL);
 	configure_mail(s, k.port, NULL);
-	free(create_user(s, "victim@sensed.test", "victim", "consumer", "Victim-Passw0rd!"));
-	free(create_user(s, "other@sensed.test", "other", "consumer", "Other-Passw0rd!"));
+	free(
+	    authkit_create_user(s, "victim@sensed.test", "victim", "consumer", "Victim-Passw0rd!"));
+	free(authkit_create_user(s, "other@sensed.test", "other", "consumer", "Other-Passw0rd!"));
 
 	cr_assert_eq(begin(s, BEGIN_RESET, "victim@sensed.test"), 204);
 	cr_assert_eq(begin(s, BEGIN_RESET, "VICTIM@sensed.test"), 204);
 	struct response *r =
-	    call(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"victim@sensed.test\"}");
+	    http(s, "POST", BEGIN_RESET, NULL, NULL, "{\"email\": \"victim@sensed.test\"}");
 	assert_error(r, 429, 1250);
 	const char *retry = response_header(r, "Retry-After");
 	cr_assert_not_null(retry);
@@ -727,12 +675,13 @@ Test(account, mail_requests_are_throttled_per_address)
 Test(account, no_mail_without_an_enabled_server)
 {
 	struct server *s = start(NULL, NULL);
-	free(create_user(s, "someone@sensed.test", "someone", "consumer", "Some-Passw0rd!"));
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"someone@sensed.test\"}", 400,
-	             1254);
+	free(
+	    authkit_create_user(s, "someone@sensed.test", "someone", "consumer", "Some-Passw0rd!"));
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"someone@sensed.test\"}", 400,
+	                  1254);
 	configure_mail(s, free_port(), "\"enable\": false");
-	expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"someone@sensed.test\"}", 400,
-	             1254);
+	http_expect_error(s, "POST", BEGIN_RESET, NULL, "{\"email\": \"someone@sensed.test\"}", 400,
+	                  1254);
 	cr_assert_eq(outbox_drained(s), 0);
 	cr_assert_eq(kit_count(s, "account_tokens"), 0);
 	cr_assert_eq(server_stop(s), 0);
@@ -745,7 +694,8 @@ Test(account, mail_server_down_delays_mail)
 	sink_init(&k, 0); /* its port is known, nothing listens yet */
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, NULL);
-	free(create_user(s, "patient@sensed.test", "patient", "consumer", "Patient-Passw0rd!"));
+	free(authkit_create_user(s, "patient@sensed.test", "patient", "consumer",
+	                         "Patient-Passw0rd!"));
 	cr_assert_eq(begin(s, BEGIN_RESET, "patient@sensed.test"), 204);
 	sleep(2); /* at least one failed attempt */
 	cr_assert_eq(kit_count(s, "mail_outbox"), 1, "the mail was lost while the server was down");
@@ -753,7 +703,7 @@ Test(account, mail_server_down_delays_mail)
 	sink_run(&k, NULL, NULL);
 	json_t *mail = sink_expect(&k, 1);
 	char *token = link_token(mail, "reset_password"), *path = path_of(RESET, token);
-	cr_assert_eq(status_of(s, "GET", path, NULL, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", path, NULL, NULL), 200);
 	cr_assert_null(sink_message(&k, 2, 1500), "the mail was sent twice");
 	cr_assert_eq(outbox_drained(s), 0);
 	free(path);
@@ -771,7 +721,7 @@ Test(account, outbox_survives_restart)
 	sink_init(&k, 0);
 	struct server *s = start(NULL, data);
 	configure_mail(s, k.port, NULL);
-	free(create_user(s, "later@sensed.test", "later", "consumer", "Later-Passw0rd!"));
+	free(authkit_create_user(s, "later@sensed.test", "later", "consumer", "Later-Passw0rd!"));
 	cr_assert_eq(begin(s, BEGIN_RESET, "later@sensed.test"), 204);
 	cr_assert_eq(kit_count(s, "mail_outbox"), 1);
 	cr_assert_eq(server_stop(s), 0);
@@ -801,13 +751,14 @@ Test(account, smtp_authentication_uses_the_sealed_password)
 	sink_run(&k, "relay-user", SMTP_PASS);
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, "\"user\": \"relay-user\", \"pass\": \"wrong-password\"");
-	free(create_user(s, "authed@sensed.test", "authed", "consumer", "Authed-Passw0rd!"));
+	free(
+	    authkit_create_user(s, "authed@sensed.test", "authed", "consumer", "Authed-Passw0rd!"));
 	cr_assert_eq(begin(s, BEGIN_RESET, "authed@sensed.test"), 204);
 	cr_assert_null(sink_message(&k, 1, 1500), "delivered with a wrong SMTP password");
 	cr_assert_eq(kit_count(s, "mail_outbox"), 1);
 
 	struct response *r =
-	    call(s, "PATCH", SETTINGS, admin_token(s), "{\"pass\": \"" SMTP_PASS "\"}");
+	    http(s, "PATCH", SETTINGS, admin_token(s), NULL, "{\"pass\": \"" SMTP_PASS "\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	response_free(r);
 	json_t *mail = sink_expect(&k, 1);
@@ -825,11 +776,13 @@ Test(account, require_tls_refuses_a_plain_server)
 	sink_run(&k, NULL, NULL); /* offers no STARTTLS */
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, "\"requireTLS\": true");
-	free(create_user(s, "careful@sensed.test", "careful", "consumer", "Careful-Passw0rd!"));
+	free(authkit_create_user(s, "careful@sensed.test", "careful", "consumer",
+	                         "Careful-Passw0rd!"));
 	cr_assert_eq(begin(s, BEGIN_RESET, "careful@sensed.test"), 204);
 	cr_assert_null(sink_message(&k, 1, 1500), "sent in clear despite requireTLS");
 	cr_assert_eq(kit_count(s, "mail_outbox"), 1);
-	struct response *r = call(s, "PATCH", SETTINGS, admin_token(s), "{\"requireTLS\": false}");
+	struct response *r =
+	    http(s, "PATCH", SETTINGS, admin_token(s), NULL, "{\"requireTLS\": false}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	response_free(r);
 	json_decref(sink_expect(&k, 1));
@@ -844,11 +797,11 @@ Test(account, mail_speaks_the_users_language)
 	sink_run(&k, NULL, NULL);
 	struct server *s = start(NULL, NULL);
 	configure_mail(s, k.port, NULL);
-	char *id =
-	    create_user(s, "deutsch@sensed.test", "deutsch", "consumer", "Deutsch-Passw0rd!");
+	char *id = authkit_create_user(s, "deutsch@sensed.test", "deutsch", "consumer",
+	                               "Deutsch-Passw0rd!");
 	char path[128];
 	snprintf(path, sizeof(path), API "/test/accountkit/users/%s/locale", id);
-	cr_assert_eq(status_of(s, "POST", path, NULL, "{\"localeId\": \"de-DE\"}"), 204);
+	cr_assert_eq(http_status(s, "POST", path, NULL, "{\"localeId\": \"de-DE\"}"), 204);
 	cr_assert_eq(begin(s, BEGIN_RESET, "deutsch@sensed.test"), 204);
 	json_t *mail = sink_expect(&k, 1);
 	/* UTF-8 in the subject survives the header encoding */
@@ -859,6 +812,64 @@ Test(account, mail_speaks_the_users_language)
 	free(link_token(mail, "reset_password"));
 	json_decref(mail);
 	free(id);
+	cr_assert_eq(server_stop(s), 0);
+	sink_stop(&k);
+}
+
+/* A self-signed certificate for 127.0.0.1 in k->dir (cert.pem, key.pem), and the sink's
+ * environment to offer STARTTLS with it (inherited by sink_run's child). */
+static void sink_use_tls(struct sink *k, char *cert, size_t cert_size)
+{
+	char cmd[1024], key[256];
+	snprintf(cert, cert_size, "%s/cert.pem", k->dir);
+	snprintf(key, sizeof(key), "%s/key.pem", k->dir);
+	snprintf(cmd, sizeof(cmd),
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+	         "-addext subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' 2>/dev/null",
+	         key, cert);
+	cr_assert_eq(system(cmd), 0, "openssl could not make a certificate");
+	setenv("SMTP_SINK_TLS_CERT", cert, 1);
+	setenv("SMTP_SINK_TLS_KEY", key, 1);
+}
+
+Test(account, starttls_with_a_verified_certificate)
+{
+	struct sink k;
+	char cert[256], account[512];
+	sink_init(&k, 0);
+	sink_use_tls(&k, cert, sizeof(cert));
+	sink_run(&k, NULL, NULL);
+	snprintf(account, sizeof(account),
+	         "{\"publicBaseUrl\": \"" BASE_URL "\", \"retryInitialSeconds\": 1, "
+	         "\"retryMaxSeconds\": 2, \"caFile\": \"%s\"}",
+	         cert);
+	struct server *s = start(account, NULL);
+	configure_mail(s, k.port, "\"requireTLS\": true");
+	free(
+	    authkit_create_user(s, "secure@sensed.test", "secure", "consumer", "Secure-Passw0rd!"));
+	cr_assert_eq(begin(s, BEGIN_RESET, "secure@sensed.test"), 204);
+	json_t *mail = sink_expect(&k, 1);
+	cr_assert(json_is_true(json_object_get(mail, "tls")), "the mail did not travel over TLS");
+	json_decref(mail);
+	cr_assert_eq(outbox_drained(s), 0);
+	cr_assert_eq(server_stop(s), 0);
+	sink_stop(&k);
+}
+
+Test(account, starttls_refuses_an_unverified_certificate)
+{
+	struct sink k;
+	char cert[256];
+	sink_init(&k, 0);
+	sink_use_tls(&k, cert, sizeof(cert));
+	sink_run(&k, NULL, NULL);
+	struct server *s = start(NULL, NULL); /* no caFile: the self-signed certificate fails */
+	configure_mail(s, k.port, "\"requireTLS\": true");
+	free(authkit_create_user(s, "wary@sensed.test", "wary", "consumer", "Wary-Passw0rd!"));
+	cr_assert_eq(begin(s, BEGIN_RESET, "wary@sensed.test"), 204);
+	cr_assert_null(sink_message(&k, 1, 1500),
+	               "sent to a server whose certificate is unverified");
+	cr_assert_eq(kit_count(s, "mail_outbox"), 1, "the mail must wait in the outbox");
 	cr_assert_eq(server_stop(s), 0);
 	sink_stop(&k);
 }

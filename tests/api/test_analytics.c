@@ -9,62 +9,9 @@
 
 static const char *const args[] = {"--plugin-dir", SENSED_TEST_PLUGIN_DIR "/authkit", NULL};
 
-static struct response *call(struct server *s, const char *method, const char *path,
-                             const char *token, const char *body)
-{
-	return http(s, method, path, token, body ? "Content-Type: application/json\r\n" : NULL,
-	            body);
-}
-
-static json_t *expect(struct server *s, const char *method, const char *path, const char *token,
-                      const char *body, int status)
-{
-	struct response *r = call(s, method, path, token, body);
-	json_t *json = json_incref(r->json);
-
-	cr_assert_eq(r->status, status, "%s %s %s: %d %s", method, path, body ? body : "",
-	             r->status, r->body);
-	response_free(r);
-	return json;
-}
-
-static int status_of(struct server *s, const char *method, const char *path, const char *token)
-{
-	struct response *r = call(s, method, path, token, NULL);
-	int status = r->status;
-
-	response_free(r);
-	return status;
-}
-
-struct user {
-	char id[25];
-	char *token;
-};
-
-static struct user make_user(struct server *s, const char *name, const char *role)
-{
-	char body[400], email[100];
-	struct user u;
-	json_t *doc;
-
-	snprintf(email, sizeof(email), "%s@sensed.test", name);
-	snprintf(body, sizeof(body),
-	         "{\"email\": \"%s\", \"userName\": \"%s\", \"role\": \"%s\", "
-	         "\"password\": \"Passw0rd-%s!\"}",
-	         email, name, role, name);
-	doc = expect(s, "POST", "/api/v1/test/authkit/users", NULL, body, 201);
-	snprintf(u.id, sizeof(u.id), "%s", json_string_value(json_object_get(doc, "_id")));
-	json_decref(doc);
-	snprintf(body, sizeof(body), "Passw0rd-%s!", name);
-	u.token = login(s, email, body);
-	cr_assert_not_null(u.token);
-	return u;
-}
-
 static char *analytics_token(struct server *s, const char *token)
 {
-	json_t *body = expect(s, "GET", "/api/v1/analytics/token", token, NULL, 200);
+	json_t *body = expect_json(s, "GET", "/api/v1/analytics/token", token, NULL, 200);
 	char *t = strdup(json_string_value(json_object_get(body, "token")));
 
 	json_decref(body);
@@ -76,7 +23,7 @@ static json_t *collection(struct server *s, const char *token, const char *name)
 	char path[200];
 
 	snprintf(path, sizeof(path), "/api/v1/analytics/collection/%s", name);
-	return expect(s, "GET", path, token, NULL, 200);
+	return expect_json(s, "GET", path, token, NULL, 200);
 }
 
 static struct server *start(const char *extra_config)
@@ -102,11 +49,11 @@ Test(analytics, token_opens_only_analytics)
 	}
 	json_decref(users);
 	/* the user token does not open a collection; the analytics token opens nothing else */
-	cr_assert_eq(status_of(s, "GET", "/api/v1/analytics/collection/users", admin), 401);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/analytics/collection/users", NULL), 401);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/alerts", token), 401);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/custom_data", token), 401);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/analytics/token", token), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/analytics/collection/users", admin, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/analytics/collection/users", NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/alerts", token, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/custom_data", token, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/analytics/token", token, NULL), 401);
 	/* every named collection answers, empty ones with [] */
 	const char *const names[] = {"groups",  "dashboards", "widgets",
 	                             "folders", "alerts",     "timers"};
@@ -116,14 +63,14 @@ Test(analytics, token_opens_only_analytics)
 	cr_assert(json_is_array(empty) && json_array_size(empty) == 0);
 	json_decref(empty);
 	struct response *r =
-	    call(s, "GET", "/api/v1/analytics/collection/user_secrets", token, NULL);
+	    http(s, "GET", "/api/v1/analytics/collection/user_secrets", token, NULL, NULL);
 	assert_error(r, 404, 1003);
 	response_free(r);
 
 	/* revoke: the analytics token stops working, the user token keeps working */
-	cr_assert_eq(status_of(s, "GET", "/api/v1/analytics/token/revoke", admin), 204);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/analytics/collection/users", token), 401);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/alerts", admin), 200);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/analytics/token/revoke", admin, NULL), 204);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/analytics/collection/users", token, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/alerts", admin, NULL), 200);
 	free(token);
 	cr_assert_eq(server_stop(s), 0);
 }
@@ -132,12 +79,13 @@ Test(analytics, collections_follow_the_role)
 {
 	struct server *s = start(NULL);
 	const char *admin = admin_token(s);
-	struct user a = make_user(s, "anna", "consumer"), b = make_user(s, "bert", "consumer");
+	struct test_user a = authkit_user(s, "anna", "consumer"),
+	                 b = authkit_user(s, "bert", "consumer");
 	char *ta = analytics_token(s, a.token), *tadmin = analytics_token(s, admin);
 	json_t *list;
 
-	json_decref(expect(s, "POST", "/api/v1/alerts", a.token, "{\"name\": \"a's\"}", 201));
-	json_decref(expect(s, "POST", "/api/v1/alerts", b.token, "{\"name\": \"b's\"}", 201));
+	json_decref(expect_json(s, "POST", "/api/v1/alerts", a.token, "{\"name\": \"a's\"}", 201));
+	json_decref(expect_json(s, "POST", "/api/v1/alerts", b.token, "{\"name\": \"b's\"}", 201));
 
 	list = collection(s, ta, "users");
 	cr_assert_eq(json_array_size(list), 1);
@@ -169,22 +117,22 @@ Test(analytics, timers_are_recorded_and_exported)
 {
 	struct server *s = start(NULL);
 	const char *admin = admin_token(s);
-	struct user a = make_user(s, "anna", "consumer");
+	struct test_user a = authkit_user(s, "anna", "consumer");
 	char *ta = analytics_token(s, a.token), *tadmin = analytics_token(s, admin);
 	json_t *timer, *list;
 
-	timer = expect(s, "POST", "/api/v1/logs/timer", a.token,
-	               "{\"dashboardId\": \"5f1e0c0c0c0c0c0c0c0c0c0c\", \"duration\": 1234.5, "
-	               "\"type\": \"dashboard\", \"browser\": \"firefox\", \"cached\": false}",
-	               200);
+	timer = expect_json(s, "POST", "/api/v1/logs/timer", a.token,
+	                    "{\"dashboardId\": \"5f1e0c0c0c0c0c0c0c0c0c0c\", \"duration\": 1234.5, "
+	                    "\"type\": \"dashboard\", \"browser\": \"firefox\", \"cached\": false}",
+	                    200);
 	cr_assert_str_eq(json_string_value(json_object_get(timer, "userId")), a.id);
 	cr_assert_eq(json_real_value(json_object_get(timer, "duration")), 1234.5);
 	cr_assert_str_eq(
 	    json_string_value(json_object_get(json_object_get(timer, "details"), "browser")),
 	    "firefox");
 	json_decref(timer);
-	json_decref(expect(s, "POST", "/api/v1/logs/timer", admin,
-	                   "{\"widgetId\": \"w1\", \"duration\": 80}", 200));
+	json_decref(expect_json(s, "POST", "/api/v1/logs/timer", admin,
+	                        "{\"widgetId\": \"w1\", \"duration\": 80}", 200));
 
 	list = collection(s, ta, "timers");
 	cr_assert_eq(json_array_size(list), 1);
@@ -206,15 +154,15 @@ Test(analytics, timers_are_recorded_and_exported)
 	    "[]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		json_decref(expect(s, "POST", "/api/v1/logs/timer", a.token, bad[i], 400));
+		json_decref(expect_json(s, "POST", "/api/v1/logs/timer", a.token, bad[i], 400));
 	char big[6000];
 	int n = snprintf(big, sizeof(big), "{\"duration\": 5, \"name\": \"");
 	memset(big + n, 'x', 5000);
 	snprintf(big + n + 5000, sizeof(big) - (size_t)n - 5000, "\"}");
-	struct response *r = call(s, "POST", "/api/v1/logs/timer", a.token, big);
+	struct response *r = http(s, "POST", "/api/v1/logs/timer", a.token, NULL, big);
 	assert_error(r, 413, 1002);
 	response_free(r);
-	cr_assert_eq(status_of(s, "POST", "/api/v1/logs/timer", NULL), 401);
+	cr_assert_eq(http_status(s, "POST", "/api/v1/logs/timer", NULL, NULL), 401);
 	list = collection(s, tadmin, "timers");
 	cr_assert_eq(json_array_size(list), 2);
 	json_decref(list);
@@ -232,7 +180,7 @@ Test(analytics, timers_keep_the_newest)
 
 	for (int i = 1; i <= 5; i++) {
 		snprintf(body, sizeof(body), "{\"name\": \"t%d\", \"duration\": %d}", i, i);
-		json_decref(expect(s, "POST", "/api/v1/logs/timer", admin, body, 200));
+		json_decref(expect_json(s, "POST", "/api/v1/logs/timer", admin, body, 200));
 	}
 	list = collection(s, token, "timers");
 	cr_assert_eq(json_array_size(list), 3);

@@ -32,31 +32,26 @@ static struct server *start(const char *extra_config)
 	return server_start(&opt);
 }
 
-/* Every response of this suite goes through here: none may leak a hash. */
-static struct response *call(struct server *s, const char *method, const char *path,
-                             const char *token, const char *headers, const char *body)
+/* Every response of this suite (harness_screen): none may leak a hash or the JWT secret. */
+static void no_secret(const struct response *r)
 {
-	struct response *r = http(s, method, path, token, headers, body);
-	cr_assert_not_null(r);
 	cr_assert_null(strstr(r->body, "$argon2"), "hash in a response: %s", r->body);
 	cr_assert_null(strstr(r->body, "jwtSecret"), "secret in a response: %s", r->body);
-	return r;
 }
 
-static int status_of(struct server *s, const char *method, const char *path, const char *token)
+static void screen_responses(void)
 {
-	struct response *r = call(s, method, path, token, NULL, NULL);
-	int status = r->status;
-	response_free(r);
-	return status;
+	harness_screen(no_secret);
 }
+
+TestSuite(auth, .init = screen_responses);
 
 static struct response *login_json(struct server *s, const char *username, const char *password)
 {
 	json_t *body = json_pack("{s:s, s:s}", "username", username, "password", password);
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
-	struct response *r = call(s, "POST", LOGIN, NULL, NULL, text);
+	struct response *r = http(s, "POST", LOGIN, NULL, NULL, text);
 	free(text);
 	return r;
 }
@@ -74,24 +69,6 @@ static char *token_of(struct response *r)
 static char *login_ok(struct server *s, const char *username, const char *password)
 {
 	return token_of(login_json(s, username, password));
-}
-
-/* Create a user through the authkit test plugin; returns its _id (malloc'd). */
-static char *create_user(struct server *s, const char *email, const char *user_name,
-                         const char *role, const char *password)
-{
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "email", email, "userName", user_name,
-	                         "role", role, "password", password);
-	char *text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	struct response *r = call(s, "POST", "/api/v1/test/authkit/users", NULL, NULL, text);
-	free(text);
-	cr_assert_eq(r->status, 201, "authkit create: %d %s", r->status, r->body);
-	const char *id = json_string_value(json_object_get(r->json, "_id"));
-	cr_assert_not_null(id, "%s", r->body);
-	char *copy = strdup(id);
-	response_free(r);
-	return copy;
 }
 
 static char *path_with_users(const char *base, const char *users)
@@ -135,13 +112,13 @@ Test(auth, login_form_urlencoded_and_case_insensitive_name)
 {
 	struct server *s = start(NULL);
 	struct response *r =
-	    call(s, "POST", LOGIN, NULL, "Content-Type: application/x-www-form-urlencoded\r\n",
+	    http(s, "POST", LOGIN, NULL, "Content-Type: application/x-www-form-urlencoded\r\n",
 	         "username=Admin%40Sensed.TEST&password=Admin-Passw0rd%21&localeId=en-US");
 	char *token = token_of(r);
-	cr_assert_eq(status_of(s, "GET", PROBE, token), 204);
+	cr_assert_eq(http_status(s, "GET", PROBE, token, NULL), 204);
 	free(token);
 	/* the form content type with a charset parameter */
-	r = call(s, "POST", LOGIN, NULL,
+	r = http(s, "POST", LOGIN, NULL,
 	         "Content-Type: application/x-www-form-urlencoded; charset=UTF-8\r\n",
 	         "password=Admin-Passw0rd!&username=ADMIN@SENSED.TEST");
 	free(token_of(r));
@@ -174,19 +151,19 @@ Test(auth, missing_fields_are_400)
 	    "[]",
 	};
 	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
-		struct response *r = call(s, "POST", LOGIN, NULL, NULL, bodies[i]);
+		struct response *r = http(s, "POST", LOGIN, NULL, NULL, bodies[i]);
 		cr_expect_eq(r->status, 400, "%s -> %d %s", bodies[i], r->status, r->body);
 		cr_expect(json_is_object(json_object_get(r->json, "error")), "%s", r->body);
 		response_free(r);
 	}
-	struct response *r = call(s, "POST", LOGIN, NULL, NULL, "{\"username\": ");
+	struct response *r = http(s, "POST", LOGIN, NULL, NULL, "{\"username\": ");
 	cr_assert_eq(r->status, 400, "%s", r->body);
 	response_free(r);
-	r = call(s, "POST", LOGIN, NULL, "Content-Type: application/x-www-form-urlencoded\r\n",
+	r = http(s, "POST", LOGIN, NULL, "Content-Type: application/x-www-form-urlencoded\r\n",
 	         "username=admin%40sensed.test");
 	assert_error(r, 400, 1008);
 	response_free(r);
-	r = call(s, "POST", LOGIN, NULL, NULL, NULL);
+	r = http(s, "POST", LOGIN, NULL, NULL, NULL);
 	cr_assert_eq(r->status, 400, "%s", r->body);
 	response_free(r);
 	cr_assert_eq(server_stop(s), 0);
@@ -198,17 +175,17 @@ Test(auth, token_opens_protected_routes_and_only_a_valid_one)
 	char *token = login_ok(s, ADMIN_EMAIL, ADMIN_PASSWORD);
 	char header[1024];
 
-	struct response *r = call(s, "GET", PROBE, NULL, NULL, NULL);
+	struct response *r = http(s, "GET", PROBE, NULL, NULL, NULL);
 	assert_error(r, 401, 1100);
 	response_free(r);
-	cr_assert_eq(status_of(s, "GET", PROBE, token), 204);
+	cr_assert_eq(http_status(s, "GET", PROBE, token, NULL), 204);
 
 	snprintf(header, sizeof header, "authorization: Bearer %s\r\n", token);
-	r = call(s, "GET", PROBE, NULL, header, NULL);
+	r = http(s, "GET", PROBE, NULL, header, NULL);
 	cr_assert_eq(r->status, 204, "lower-case header: %d %s", r->status, r->body);
 	response_free(r);
 	snprintf(header, sizeof header, "Authorization: bearer %s\r\n", token);
-	r = call(s, "GET", PROBE, NULL, header, NULL);
+	r = http(s, "GET", PROBE, NULL, header, NULL);
 	cr_assert_eq(r->status, 204, "lower-case scheme: %d %s", r->status, r->body);
 	response_free(r);
 
@@ -217,7 +194,7 @@ Test(auth, token_opens_protected_routes_and_only_a_valid_one)
 		char value[900];
 		snprintf(value, sizeof value, bad_forms[i], token);
 		snprintf(header, sizeof header, "Authorization: %s\r\n", value);
-		r = call(s, "GET", PROBE, NULL, header, NULL);
+		r = http(s, "GET", PROBE, NULL, header, NULL);
 		assert_error(r, 401, 1100);
 		response_free(r);
 	}
@@ -226,11 +203,11 @@ Test(auth, token_opens_protected_routes_and_only_a_valid_one)
 	char *tampered = strdup(token);
 	char *payload = strchr(tampered, '.') + 1;
 	payload[3] = payload[3] == 'A' ? 'B' : 'A';
-	cr_assert_eq(status_of(s, "GET", PROBE, tampered), 401);
+	cr_assert_eq(http_status(s, "GET", PROBE, tampered, NULL), 401);
 	strcpy(tampered, token);
 	char *sig = strrchr(tampered, '.') + 1;
 	sig[0] = sig[0] == 'A' ? 'B' : 'A';
-	cr_assert_eq(status_of(s, "GET", PROBE, tampered), 401);
+	cr_assert_eq(http_status(s, "GET", PROBE, tampered, NULL), 401);
 	strcpy(tampered, token);
 	/* {"alg":"none","typ":"JWT"} with the real payload and no signature */
 	char none[1024];
@@ -238,11 +215,11 @@ Test(auth, token_opens_protected_routes_and_only_a_valid_one)
 	const char *last = strrchr(token, '.');
 	snprintf(none, sizeof none, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0%.*s.", (int)(last - dot),
 	         dot);
-	cr_assert_eq(status_of(s, "GET", PROBE, none), 401);
-	cr_assert_eq(status_of(s, "GET", PROBE, "x.y.z"), 401);
+	cr_assert_eq(http_status(s, "GET", PROBE, none, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", PROBE, "x.y.z", NULL), 401);
 	free(tampered);
 
-	cr_assert_eq(status_of(s, "GET", PROBE, token), 204);
+	cr_assert_eq(http_status(s, "GET", PROBE, token, NULL), 204);
 	free(token);
 	cr_assert_eq(server_stop(s), 0);
 }
@@ -254,20 +231,21 @@ Test(auth, logout_revokes_this_token_at_once_on_every_worker)
 	char *other = login_ok(s, ADMIN_EMAIL, ADMIN_PASSWORD);
 	cr_assert_str_neq(token, other);
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(status_of(s, "GET", PROBE, token), 204);
-	struct response *r = call(s, "GET", LOGOUT "?collection=x", token, NULL, NULL);
+		cr_assert_eq(http_status(s, "GET", PROBE, token, NULL), 204);
+	struct response *r = http(s, "GET", LOGOUT "?collection=x", token, NULL, NULL);
 	cr_assert_eq(r->status, 204, "%d %s", r->status, r->body);
 	cr_assert_eq(r->body_len, 0);
 	response_free(r);
 	/* fresh connections land on both workers */
 	for (int i = 0; i < 8; i++) {
-		r = call(s, "GET", PROBE, token, NULL, NULL);
+		r = http(s, "GET", PROBE, token, NULL, NULL);
 		assert_error(r, 401, 1100);
 		response_free(r);
 	}
-	cr_assert_eq(status_of(s, "GET", LOGOUT, token), 401);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, token, NULL), 401);
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(status_of(s, "GET", PROBE, other), 204, "the other token died");
+		cr_assert_eq(http_status(s, "GET", PROBE, other, NULL), 204,
+		             "the other token died");
 	free(token);
 	free(other);
 	cr_assert_eq(server_stop(s), 0);
@@ -276,19 +254,19 @@ Test(auth, logout_revokes_this_token_at_once_on_every_worker)
 Test(auth, logout_all_revokes_every_token_of_the_caller)
 {
 	struct server *s = start(NULL);
-	free(create_user(s, "c@sensed.test", "carol", "consumer", "Carol-pass-1"));
+	free(authkit_create_user(s, "c@sensed.test", "carol", "consumer", "Carol-pass-1"));
 	char *a = login_ok(s, ADMIN_EMAIL, ADMIN_PASSWORD);
 	char *b = login_ok(s, ADMIN_EMAIL, ADMIN_PASSWORD);
 	char *carol = login_ok(s, "carol", "Carol-pass-1");
-	cr_assert_eq(status_of(s, "GET", LOGOUT_ALL, a), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT_ALL, a, NULL), 204);
 	for (int i = 0; i < 4; i++) {
-		cr_assert_eq(status_of(s, "GET", PROBE, a), 401);
-		cr_assert_eq(status_of(s, "GET", PROBE, b), 401);
+		cr_assert_eq(http_status(s, "GET", PROBE, a, NULL), 401);
+		cr_assert_eq(http_status(s, "GET", PROBE, b, NULL), 401);
 	}
 	/* another user's tokens survive */
-	cr_assert_eq(status_of(s, "GET", LOGOUT, carol), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, carol, NULL), 204);
 	char *again = login_ok(s, ADMIN_EMAIL, ADMIN_PASSWORD);
-	cr_assert_eq(status_of(s, "GET", PROBE, again), 204);
+	cr_assert_eq(http_status(s, "GET", PROBE, again, NULL), 204);
 	free(a);
 	free(b);
 	free(carol);
@@ -299,33 +277,35 @@ Test(auth, logout_all_revokes_every_token_of_the_caller)
 Test(auth, admin_logout_revokes_listed_users_and_consumers_get_403)
 {
 	struct server *s = start(NULL);
-	char *carol_id = create_user(s, "carol@sensed.test", "carol", "consumer", "Carol-pass-1");
-	char *dave_id = create_user(s, "dave@sensed.test", "dave", "contributor", "Dave-pass-1");
+	char *carol_id =
+	    authkit_create_user(s, "carol@sensed.test", "carol", "consumer", "Carol-pass-1");
+	char *dave_id =
+	    authkit_create_user(s, "dave@sensed.test", "dave", "contributor", "Dave-pass-1");
 	char *carol = login_ok(s, "carol@sensed.test", "Carol-pass-1");
 	char *dave = login_ok(s, "DAVE", "Dave-pass-1");
 	const char *admin = admin_token(s);
 
-	struct response *r = call(s, "GET", PROBE, carol, NULL, NULL);
+	struct response *r = http(s, "GET", PROBE, carol, NULL, NULL);
 	assert_error(r, 403, 1009);
 	response_free(r);
 	char *tokens_path = path_with_users(ADMIN_TOKENS "api", carol_id);
-	r = call(s, "DELETE", tokens_path, dave, NULL, NULL);
+	r = http(s, "DELETE", tokens_path, dave, NULL, NULL);
 	assert_error(r, 403, 1009);
 	response_free(r);
 
-	r = call(s, "GET", ADMIN_LOGOUT, admin, NULL, NULL);
+	r = http(s, "GET", ADMIN_LOGOUT, admin, NULL, NULL);
 	assert_error(r, 400, 1008);
 	response_free(r);
 
 	char users[128];
 	snprintf(users, sizeof users, "%s,%s", carol_id, NOBODY);
 	char *path = path_with_users(ADMIN_LOGOUT, users);
-	cr_assert_eq(status_of(s, "GET", path, admin), 204);
+	cr_assert_eq(http_status(s, "GET", path, admin, NULL), 204);
 	for (int i = 0; i < 4; i++)
-		cr_assert_eq(status_of(s, "GET", LOGOUT, carol), 401);
+		cr_assert_eq(http_status(s, "GET", LOGOUT, carol, NULL), 401);
 	/* dave was not listed */
-	cr_assert_eq(status_of(s, "GET", LOGOUT, dave), 204);
-	cr_assert_eq(status_of(s, "GET", PROBE, admin), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, dave, NULL), 204);
+	cr_assert_eq(http_status(s, "GET", PROBE, admin, NULL), 204);
 	free(path);
 	free(tokens_path);
 	free(carol);
@@ -338,29 +318,29 @@ Test(auth, admin_logout_revokes_listed_users_and_consumers_get_403)
 Test(auth, admin_tokens_api_keeps_device_tokens)
 {
 	struct server *s = start(NULL);
-	char *id = create_user(s, "erin@sensed.test", "erin", "contributor", "Erin-pass-1");
+	char *id = authkit_create_user(s, "erin@sensed.test", "erin", "contributor", "Erin-pass-1");
 	char *api = login_ok(s, "erin", "Erin-pass-1");
-	struct response *r = call(s, "POST", LOGIN, NULL, "X-Device-Id: phone-1\r\n",
+	struct response *r = http(s, "POST", LOGIN, NULL, "X-Device-Id: phone-1\r\n",
 	                          "{\"username\": \"erin\", \"password\": \"Erin-pass-1\"}");
 	char *device = token_of(r);
 	const char *admin = admin_token(s);
 
 	char *bad_type = path_with_users(ADMIN_TOKENS "device", id);
-	r = call(s, "DELETE", bad_type, admin, NULL, NULL);
+	r = http(s, "DELETE", bad_type, admin, NULL, NULL);
 	assert_error(r, 400, 1008);
 	response_free(r);
-	r = call(s, "DELETE", ADMIN_TOKENS "api", admin, NULL, NULL);
+	r = http(s, "DELETE", ADMIN_TOKENS "api", admin, NULL, NULL);
 	assert_error(r, 400, 1008);
 	response_free(r);
 
 	char *path = path_with_users(ADMIN_TOKENS "api", id);
-	cr_assert_eq(status_of(s, "DELETE", path, admin), 204);
+	cr_assert_eq(http_status(s, "DELETE", path, admin, NULL), 204);
 	for (int i = 0; i < 4; i++) {
-		cr_assert_eq(status_of(s, "GET", LOGOUT_ALL "?probe", api), 401);
+		cr_assert_eq(http_status(s, "GET", LOGOUT_ALL "?probe", api, NULL), 401);
 	}
 	/* the device token still works (logout_all is a consumer route; use it last) */
-	cr_assert_eq(status_of(s, "GET", LOGOUT_ALL, device), 204);
-	cr_assert_eq(status_of(s, "GET", LOGOUT_ALL, device), 401);
+	cr_assert_eq(http_status(s, "GET", LOGOUT_ALL, device, NULL), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT_ALL, device, NULL), 401);
 	free(bad_type);
 	free(path);
 	free(api);
@@ -372,14 +352,14 @@ Test(auth, admin_tokens_api_keeps_device_tokens)
 Test(auth, inactive_users_lose_their_tokens_and_cannot_log_in)
 {
 	struct server *s = start(NULL);
-	char *id = create_user(s, "fay@sensed.test", "fay", "consumer", "Fay-pass-1");
+	char *id = authkit_create_user(s, "fay@sensed.test", "fay", "consumer", "Fay-pass-1");
 	char *token = login_ok(s, "fay", "Fay-pass-1");
-	cr_assert_eq(status_of(s, "GET", LOGOUT, token), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, token, NULL), 204);
 	char *again = login_ok(s, "fay", "Fay-pass-1");
 	char path[128];
 	snprintf(path, sizeof path, "/api/v1/test/authkit/users/%s/deactivate", id);
-	cr_assert_eq(status_of(s, "POST", path, NULL), 204);
-	cr_assert_eq(status_of(s, "GET", LOGOUT, again), 401);
+	cr_assert_eq(http_status(s, "POST", path, NULL, NULL), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, again, NULL), 401);
 	struct response *r = login_json(s, "fay", "Fay-pass-1");
 	assert_error(r, 401, 1101);
 	response_free(r);
@@ -392,7 +372,7 @@ Test(auth, inactive_users_lose_their_tokens_and_cannot_log_in)
 Test(auth, sdk_password_verify_and_revoke_user)
 {
 	struct server *s = start(NULL);
-	char *id = create_user(s, "gus@sensed.test", "gus", "consumer", "Gus-pass-1");
+	char *id = authkit_create_user(s, "gus@sensed.test", "gus", "consumer", "Gus-pass-1");
 	char body[256];
 	struct {
 		const char *id;
@@ -403,7 +383,7 @@ Test(auth, sdk_password_verify_and_revoke_user)
 		snprintf(body, sizeof body, "{\"id\": \"%s\", \"password\": \"%s\"}", cases[i].id,
 		         cases[i].password);
 		struct response *r =
-		    call(s, "POST", "/api/v1/test/authkit/verify", NULL, NULL, body);
+		    http(s, "POST", "/api/v1/test/authkit/verify", NULL, NULL, body);
 		cr_assert_eq(r->status, 200, "%s", r->body);
 		cr_assert_eq(json_integer_value(json_object_get(r->json, "result")),
 		             cases[i].result, "case %zu: %s", i, r->body);
@@ -413,9 +393,9 @@ Test(auth, sdk_password_verify_and_revoke_user)
 	char *b = login_ok(s, "gus@sensed.test", "Gus-pass-1");
 	char path[128];
 	snprintf(path, sizeof path, "/api/v1/test/authkit/users/%s/revoke", id);
-	cr_assert_eq(status_of(s, "POST", path, NULL), 204);
-	cr_assert_eq(status_of(s, "GET", LOGOUT, a), 401);
-	cr_assert_eq(status_of(s, "GET", LOGOUT, b), 401);
+	cr_assert_eq(http_status(s, "POST", path, NULL, NULL), 204);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, a, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", LOGOUT, b, NULL), 401);
 	free(a);
 	free(b);
 	free(id);
@@ -426,7 +406,7 @@ Test(auth, lockout_after_max_failures_even_with_the_right_password)
 {
 	struct server *s = start("{\"loginMaxFailures\": 3, \"loginLockSeconds\": 60, "
 	                         "\"loginRatePerMinute\": 100000}");
-	free(create_user(s, "hal@sensed.test", "hal", "consumer", "Hal-pass-1"));
+	free(authkit_create_user(s, "hal@sensed.test", "hal", "consumer", "Hal-pass-1"));
 	for (int i = 0; i < 3; i++) {
 		struct response *r = login_json(s, "hal", "wrong");
 		assert_error(r, 401, 1101);
@@ -448,7 +428,7 @@ Test(auth, success_resets_the_failure_count_and_locks_expire)
 {
 	struct server *s = start("{\"loginMaxFailures\": 3, \"loginLockSeconds\": 1, "
 	                         "\"loginRatePerMinute\": 100000}");
-	free(create_user(s, "ivy@sensed.test", "ivy", "consumer", "Ivy-pass-1"));
+	free(authkit_create_user(s, "ivy@sensed.test", "ivy", "consumer", "Ivy-pass-1"));
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 2; i++) {
 			struct response *r = login_json(s, "ivy", "wrong");

@@ -9,38 +9,6 @@
 
 static const char *const args[] = {"--plugin-dir", SENSED_TEST_PLUGIN_DIR "/authkit", NULL};
 
-static struct response *call(struct server *s, const char *method, const char *path,
-                             const char *token, const char *body)
-{
-	return http(s, method, path, token, body ? "Content-Type: application/json\r\n" : NULL,
-	            body);
-}
-
-/* The call's JSON (a new reference) after asserting its status. */
-static json_t *expect(struct server *s, const char *method, const char *path, const char *token,
-                      const char *body, int status)
-{
-	struct response *r = call(s, method, path, token, body);
-	json_t *json = json_incref(r->json);
-
-	cr_assert_eq(r->status, status, "%s %s %s: %d %s", method, path, body ? body : "",
-	             r->status, r->body);
-	response_free(r);
-	return json;
-}
-
-/* A signed-in consumer (viewer); returns the token (malloc'd). */
-static char *viewer(struct server *s)
-{
-	json_decref(expect(s, "POST", "/api/v1/test/authkit/users", NULL,
-	                   "{\"email\": \"viewer@sensed.test\", \"userName\": \"viewer\", "
-	                   "\"role\": \"consumer\", \"password\": \"Viewer-Passw0rd!\"}",
-	                   201));
-	char *token = login(s, "viewer@sensed.test", "Viewer-Passw0rd!");
-	cr_assert_not_null(token);
-	return token;
-}
-
 static struct server *start(void)
 {
 	struct server_options opt = {.args = args};
@@ -49,22 +17,22 @@ static struct server *start(void)
 
 static json_t *query(struct server *s, const char *token, const char *filter)
 {
-	return expect(s, "POST", "/api/v1/custom_data/query", token, filter, 200);
+	return expect_json(s, "POST", "/api/v1/custom_data/query", token, filter, 200);
 }
 
 Test(custom_data, insert_and_query)
 {
 	struct server *s = start();
 	const char *admin = admin_token(s);
-	char *user = viewer(s);
+	char *user = authkit_login_user(s, "viewer", "consumer", "Viewer-Passw0rd!", NULL);
 	json_t *doc, *list;
 
-	doc = expect(s, "POST", "/api/v1/custom_data", admin,
-	             "{\"plugin\": \"kpi\", \"threshold\": 5, \"tags\": [\"a\"]}", 201);
+	doc = expect_json(s, "POST", "/api/v1/custom_data", admin,
+	                  "{\"plugin\": \"kpi\", \"threshold\": 5, \"tags\": [\"a\"]}", 201);
 	cr_assert_eq(strlen(json_string_value(json_object_get(doc, "_id"))), 24);
 	cr_assert_eq(json_integer_value(json_object_get(doc, "threshold")), 5);
 	json_decref(doc);
-	list = expect(
+	list = expect_json(
 	    s, "POST", "/api/v1/custom_data", admin,
 	    "[{\"plugin\": \"map\", \"threshold\": 9}, {\"plugin\": \"map\", \"threshold\": 1}]",
 	    201);
@@ -72,7 +40,7 @@ Test(custom_data, insert_and_query)
 	json_decref(list);
 
 	/* everyone signed in reads */
-	list = expect(s, "GET", "/api/v1/custom_data", user, NULL, 200);
+	list = expect_json(s, "GET", "/api/v1/custom_data", user, NULL, 200);
 	cr_assert_eq(json_array_size(list), 3);
 	json_decref(list);
 	list = query(s, user, "{\"plugin\": \"map\"}");
@@ -84,23 +52,25 @@ Test(custom_data, insert_and_query)
 	list = query(s, user, "{\"$or\": [{\"tags\": \"a\"}, {\"threshold\": 1}]}");
 	cr_assert_eq(json_array_size(list), 2);
 	json_decref(list);
-	list = expect(s, "POST", "/api/v1/custom_data/query?sort=-threshold&fields=threshold", user,
-	              "{\"plugin\": \"map\"}", 200);
+	list = expect_json(s, "POST", "/api/v1/custom_data/query?sort=-threshold&fields=threshold",
+	                   user, "{\"plugin\": \"map\"}", 200);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 0), "threshold")), 9);
 	cr_assert_null(json_object_get(json_array_get(list, 0), "plugin"));
 	json_decref(list);
-	list = expect(s, "GET", "/api/v1/custom_data/query?query=%7B%22plugin%22%3A%22kpi%22%7D",
-	              user, NULL, 200);
+	list =
+	    expect_json(s, "GET", "/api/v1/custom_data/query?query=%7B%22plugin%22%3A%22kpi%22%7D",
+	                user, NULL, 200);
 	cr_assert_eq(json_array_size(list), 1);
 	json_decref(list);
 
 	/* malformed input */
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data/query", user,
+	                        "{\"a\": {\"$bogus\": 1}}", 400));
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data/query", user, "[1]", 400));
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data", admin, "[1, 2]", 400));
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data", admin, "\"text\"", 400));
 	json_decref(
-	    expect(s, "POST", "/api/v1/custom_data/query", user, "{\"a\": {\"$bogus\": 1}}", 400));
-	json_decref(expect(s, "POST", "/api/v1/custom_data/query", user, "[1]", 400));
-	json_decref(expect(s, "POST", "/api/v1/custom_data", admin, "[1, 2]", 400));
-	json_decref(expect(s, "POST", "/api/v1/custom_data", admin, "\"text\"", 400));
-	json_decref(expect(s, "GET", "/api/v1/custom_data/query?query=%7Bnope", user, NULL, 400));
+	    expect_json(s, "GET", "/api/v1/custom_data/query?query=%7Bnope", user, NULL, 400));
 	free(user);
 	cr_assert_eq(server_stop(s), 0);
 }
@@ -108,20 +78,20 @@ Test(custom_data, insert_and_query)
 Test(custom_data, viewers_cannot_write)
 {
 	struct server *s = start();
-	char *user = viewer(s);
+	char *user = authkit_login_user(s, "viewer", "consumer", "Viewer-Passw0rd!", NULL);
 	struct response *r;
 
-	r = call(s, "POST", "/api/v1/custom_data", user, "{\"a\": 1}");
+	r = http(s, "POST", "/api/v1/custom_data", user, NULL, "{\"a\": 1}");
 	assert_error(r, 403, 1009);
 	response_free(r);
-	r = call(s, "PATCH", "/api/v1/custom_data/query", user,
+	r = http(s, "PATCH", "/api/v1/custom_data/query", user, NULL,
 	         "{\"queryForSearch\": {}, \"objectForUpdate\": {\"a\": 2}}");
 	assert_error(r, 403, 1009);
 	response_free(r);
-	r = call(s, "DELETE", "/api/v1/custom_data/query", user, "{}");
+	r = http(s, "DELETE", "/api/v1/custom_data/query", user, NULL, "{}");
 	assert_error(r, 403, 1009);
 	response_free(r);
-	r = call(s, "GET", "/api/v1/custom_data", NULL, NULL);
+	r = http(s, "GET", "/api/v1/custom_data", NULL, NULL, NULL);
 	assert_error(r, 401, 1100);
 	response_free(r);
 	free(user);
@@ -134,18 +104,19 @@ Test(custom_data, patch_merges_and_never_replaces)
 	const char *admin = admin_token(s);
 	json_t *list, *doc, *other;
 
-	json_decref(expect(s, "POST", "/api/v1/custom_data", admin,
-	                   "{\"k\": \"a\", \"name\": \"x\", \"nested\": {\"p\": 1, \"q\": 2}, "
-	                   "\"n\": 1, \"list\": [1]}",
-	                   201));
-	json_decref(expect(s, "POST", "/api/v1/custom_data", admin,
-	                   "{\"k\": \"b\", \"name\": \"x\"}", 201));
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data", admin,
+	                        "{\"k\": \"a\", \"name\": \"x\", \"nested\": {\"p\": 1, \"q\": 2}, "
+	                        "\"n\": 1, \"list\": [1]}",
+	                        201));
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data", admin,
+	                        "{\"k\": \"b\", \"name\": \"x\"}", 201));
 
 	/* a plain object sets its keys and keeps the rest */
-	list = expect(s, "PATCH", "/api/v1/custom_data/query", admin,
-	              "{\"queryForSearch\": {\"k\": \"a\"}, \"objectForUpdate\": {\"name\": \"y\", "
-	              "\"nested.q\": 3, \"extra\": true}}",
-	              200);
+	list = expect_json(
+	    s, "PATCH", "/api/v1/custom_data/query", admin,
+	    "{\"queryForSearch\": {\"k\": \"a\"}, \"objectForUpdate\": {\"name\": \"y\", "
+	    "\"nested.q\": 3, \"extra\": true}}",
+	    200);
 	cr_assert_eq(json_array_size(list), 1);
 	json_decref(list);
 	list = query(s, admin, "{\"k\": \"a\"}");
@@ -161,15 +132,15 @@ Test(custom_data, patch_merges_and_never_replaces)
 	json_decref(other);
 
 	/* operators */
-	json_decref(expect(s, "PATCH", "/api/v1/custom_data/query", admin,
-	                   "{\"queryForSearch\": {\"k\": \"a\"}, \"objectForUpdate\": {"
-	                   "\"$set\": {\"nested.r\": \"new\"}, \"$unset\": {\"extra\": \"\"}, "
-	                   "\"$inc\": {\"n\": 41}, \"$push\": {\"list\": 2}}}",
-	                   200));
-	json_decref(expect(s, "PATCH", "/api/v1/custom_data/query", admin,
-	                   "{\"queryForSearch\": {\"k\": \"a\"}, \"objectForUpdate\": {"
-	                   "\"$push\": {\"list\": {\"$each\": [3, 4]}, \"fresh\": \"z\"}}}",
-	                   200));
+	json_decref(expect_json(s, "PATCH", "/api/v1/custom_data/query", admin,
+	                        "{\"queryForSearch\": {\"k\": \"a\"}, \"objectForUpdate\": {"
+	                        "\"$set\": {\"nested.r\": \"new\"}, \"$unset\": {\"extra\": \"\"}, "
+	                        "\"$inc\": {\"n\": 41}, \"$push\": {\"list\": 2}}}",
+	                        200));
+	json_decref(expect_json(s, "PATCH", "/api/v1/custom_data/query", admin,
+	                        "{\"queryForSearch\": {\"k\": \"a\"}, \"objectForUpdate\": {"
+	                        "\"$push\": {\"list\": {\"$each\": [3, 4]}, \"fresh\": \"z\"}}}",
+	                        200));
 	list = query(s, admin, "{\"k\": \"a\"}");
 	doc = json_array_get(list, 0);
 	cr_assert_eq(json_integer_value(json_object_get(doc, "n")), 42);
@@ -183,11 +154,11 @@ Test(custom_data, patch_merges_and_never_replaces)
 	json_decref(list);
 
 	/* an update that changes the matched field still reaches every match once */
-	list =
-	    expect(s, "PATCH", "/api/v1/custom_data/query", admin,
-	           "{\"queryForSearch\": {\"name\": {\"$in\": [\"x\", \"y\"]}}, "
-	           "\"objectForUpdate\": {\"$set\": {\"name\": \"z\"}, \"$inc\": {\"hits\": 1}}}",
-	           200);
+	list = expect_json(
+	    s, "PATCH", "/api/v1/custom_data/query", admin,
+	    "{\"queryForSearch\": {\"name\": {\"$in\": [\"x\", \"y\"]}}, "
+	    "\"objectForUpdate\": {\"$set\": {\"name\": \"z\"}, \"$inc\": {\"hits\": 1}}}",
+	    200);
 	cr_assert_eq(json_array_size(list), 2);
 	json_decref(list);
 	list = query(s, admin, "{\"name\": \"z\", \"hits\": 1}");
@@ -206,7 +177,8 @@ Test(custom_data, patch_merges_and_never_replaces)
 	    "{\"objectForUpdate\": {\"a\": 1}}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		json_decref(expect(s, "PATCH", "/api/v1/custom_data/query", admin, bad[i], 400));
+		json_decref(
+		    expect_json(s, "PATCH", "/api/v1/custom_data/query", admin, bad[i], 400));
 	list = query(s, admin, "{\"name\": \"z\"}");
 	cr_assert_eq(json_array_size(list), 2);
 	json_decref(list);
@@ -219,18 +191,18 @@ Test(custom_data, delete_by_query)
 	const char *admin = admin_token(s);
 	json_t *list;
 
-	json_decref(expect(s, "POST", "/api/v1/custom_data", admin,
-	                   "[{\"k\": 1}, {\"k\": 2}, {\"k\": 3}, {\"k\": 4}]", 201));
-	json_decref(
-	    expect(s, "DELETE", "/api/v1/custom_data/query", admin, "{\"k\": {\"$gte\": 3}}", 204));
-	list = expect(s, "GET", "/api/v1/custom_data?sort=k", admin, NULL, 200);
+	json_decref(expect_json(s, "POST", "/api/v1/custom_data", admin,
+	                        "[{\"k\": 1}, {\"k\": 2}, {\"k\": 3}, {\"k\": 4}]", 201));
+	json_decref(expect_json(s, "DELETE", "/api/v1/custom_data/query", admin,
+	                        "{\"k\": {\"$gte\": 3}}", 204));
+	list = expect_json(s, "GET", "/api/v1/custom_data?sort=k", admin, NULL, 200);
 	cr_assert_eq(json_array_size(list), 2);
 	cr_assert_eq(json_integer_value(json_object_get(json_array_get(list, 1), "k")), 2);
 	json_decref(list);
 	/* no body is refused; {} means everything */
-	json_decref(expect(s, "DELETE", "/api/v1/custom_data/query", admin, NULL, 400));
-	json_decref(expect(s, "DELETE", "/api/v1/custom_data/query", admin, "{}", 204));
-	list = expect(s, "GET", "/api/v1/custom_data", admin, NULL, 200);
+	json_decref(expect_json(s, "DELETE", "/api/v1/custom_data/query", admin, NULL, 400));
+	json_decref(expect_json(s, "DELETE", "/api/v1/custom_data/query", admin, "{}", 204));
+	list = expect_json(s, "GET", "/api/v1/custom_data", admin, NULL, 200);
 	cr_assert_eq(json_array_size(list), 0);
 	json_decref(list);
 	cr_assert_eq(server_stop(s), 0);

@@ -34,7 +34,7 @@ static int subscribed(json_t *feature, const char *plugin)
 Test(features, list_shows_declared_features_and_subscriptions)
 {
 	struct server *s = platform_start(NULL, NULL);
-	json_t *list = expect(s, "GET", "/api/v1/features", admin_token(s), NULL, 200);
+	json_t *list = expect_json(s, "GET", "/api/v1/features", admin_token(s), NULL, 200);
 	json_t *gated = feature_of(list, "kit.gated"), *shared = feature_of(list, "kit.shared");
 
 	cr_assert(json_is_array(list));
@@ -65,9 +65,9 @@ Test(features, toggle_off_closes_the_gated_routes_at_once)
 	json_t *entry, *probe;
 	char *message;
 
-	cr_assert_eq(status_of(s, "GET", PING, admin, NULL), 200);
-	entry = expect(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin,
-	               "{\"active\": false}", 200);
+	cr_assert_eq(http_status(s, "GET", PING, admin, NULL), 200);
+	entry = expect_json(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin,
+	                    "{\"active\": false}", 200);
 	cr_assert_str_eq(json_string_value(json_object_get(entry, "key")), "kit.gated");
 	cr_assert(json_is_false(json_object_get(entry, "active")));
 	json_decref(entry);
@@ -75,28 +75,30 @@ Test(features, toggle_off_closes_the_gated_routes_at_once)
 	message = error_message(s, "GET", PING, admin, NULL, 403, 1012);
 	cr_assert(strstr(message, "kit.gated"), "message names the feature: %s", message);
 	free(message);
-	probe = expect(s, "GET", "/api/v1/test/featurekit2/active/kit.gated", NULL, NULL, 200);
+	probe = expect_json(s, "GET", "/api/v1/test/featurekit2/active/kit.gated", NULL, NULL, 200);
 	cr_assert_eq(json_integer_value(json_object_get(probe, "active")), 0);
 	json_decref(probe);
 	/* a feature without gating leaves its plugins' routes open */
-	probe = expect(s, "GET", "/api/v1/test/featurekit2/active/kit.shared", NULL, NULL, 200);
+	probe =
+	    expect_json(s, "GET", "/api/v1/test/featurekit2/active/kit.shared", NULL, NULL, 200);
 	cr_assert_eq(json_integer_value(json_object_get(probe, "active")), 0);
 	json_decref(probe);
-	probe = expect(s, "GET", "/api/v1/test/featurekit2/active/no.such", NULL, NULL, 200);
+	probe = expect_json(s, "GET", "/api/v1/test/featurekit2/active/no.such", NULL, NULL, 200);
 	cr_assert_eq(json_integer_value(json_object_get(probe, "active")), -3 /* ENOTFOUND */);
 	json_decref(probe);
 
 	/* a bare boolean body works too, and the routes reopen */
-	entry = expect(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin, " true\n", 200);
+	entry = expect_json(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin, " true\n", 200);
 	cr_assert(json_is_true(json_object_get(entry, "active")));
 	json_decref(entry);
-	cr_assert_eq(status_of(s, "GET", PING, admin, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", PING, admin, NULL), 200);
 	/* the catalog's body name */
-	entry = expect(s, "PATCH", "/api/v1/features/kit.shared/toggle", admin,
-	               "{\"toggleFeature\": true}", 200);
+	entry = expect_json(s, "PATCH", "/api/v1/features/kit.shared/toggle", admin,
+	                    "{\"toggleFeature\": true}", 200);
 	cr_assert(json_is_true(json_object_get(entry, "active")));
 	json_decref(entry);
-	probe = expect(s, "GET", "/api/v1/test/featurekit2/active/kit.shared", NULL, NULL, 200);
+	probe =
+	    expect_json(s, "GET", "/api/v1/test/featurekit2/active/kit.shared", NULL, NULL, 200);
 	cr_assert_eq(json_integer_value(json_object_get(probe, "active")), 1);
 	json_decref(probe);
 	cr_assert_eq(server_stop(s), 0);
@@ -114,14 +116,14 @@ Test(features, toggle_rejects_bad_input_and_unknown_keys)
 	                                     "nope"};
 	struct response *r;
 
-	r = req_json(s, "PATCH", "/api/v1/features/no.such/toggle", admin, "{\"active\": true}");
+	r = http(s, "PATCH", "/api/v1/features/no.such/toggle", admin, NULL, "{\"active\": true}");
 	assert_error(r, 404, 1401);
 	cr_assert_str_eq(
 	    json_string_value(json_object_get(json_object_get(r->json, "error"), "resourceName")),
 	    "no.such");
 	response_free(r);
 	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
-		r = req_json(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin, bodies[i]);
+		r = http(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin, NULL, bodies[i]);
 		cr_assert_eq(r->status, 400, "%s: %d %s", bodies[i], r->status, r->body);
 		response_free(r);
 	}
@@ -129,7 +131,7 @@ Test(features, toggle_rejects_bad_input_and_unknown_keys)
 	assert_error(r, 400, 1008);
 	response_free(r);
 	/* nothing changed */
-	cr_assert_eq(status_of(s, "GET", PING, admin, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", PING, admin, NULL), 200);
 	cr_assert_eq(server_stop(s), 0);
 }
 
@@ -140,22 +142,22 @@ Test(features, viewers_list_but_only_admins_toggle)
 	char *designer = user_token(s, "designer", "contributor", NULL);
 	struct response *r;
 
-	cr_assert_eq(status_of(s, "GET", "/api/v1/features", viewer, NULL), 200);
-	r = req_json(s, "PATCH", "/api/v1/features/kit.gated/toggle", viewer,
-	             "{\"active\": false}");
+	cr_assert_eq(http_status(s, "GET", "/api/v1/features", viewer, NULL), 200);
+	r = http(s, "PATCH", "/api/v1/features/kit.gated/toggle", viewer, NULL,
+	         "{\"active\": false}");
 	assert_error(r, 403, 1009);
 	response_free(r);
-	cr_assert_eq(status_of(s, "PATCH", "/api/v1/features/kit.gated/toggle", designer,
-	                       "{\"active\": false}"),
+	cr_assert_eq(http_status(s, "PATCH", "/api/v1/features/kit.gated/toggle", designer,
+	                         "{\"active\": false}"),
 	             403);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/features", NULL, NULL), 401);
-	cr_assert_eq(
-	    status_of(s, "PATCH", "/api/v1/features/kit.gated/toggle", NULL, "{\"active\": false}"),
-	    401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/features", NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "PATCH", "/api/v1/features/kit.gated/toggle", NULL,
+	                         "{\"active\": false}"),
+	             401);
 	/* a viewer is gated like everyone */
-	cr_assert_eq(status_of(s, "GET", PING, viewer, NULL), 200);
-	json_decref(expect(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin_token(s),
-	                   "{\"active\": false}", 200));
+	cr_assert_eq(http_status(s, "GET", PING, viewer, NULL), 200);
+	json_decref(expect_json(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin_token(s),
+	                        "{\"active\": false}", 200));
 	r = http(s, "GET", PING, viewer, NULL, NULL);
 	assert_error(r, 403, 1012);
 	response_free(r);
@@ -170,18 +172,18 @@ Test(features, state_survives_restart)
 	struct server *s = platform_start(dir, NULL);
 	json_t *list;
 
-	json_decref(expect(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin_token(s),
-	                   "{\"active\": false}", 200));
-	json_decref(expect(s, "PATCH", "/api/v1/features/kit.shared/toggle", admin_token(s),
-	                   "{\"active\": true}", 200));
+	json_decref(expect_json(s, "PATCH", "/api/v1/features/kit.gated/toggle", admin_token(s),
+	                        "{\"active\": false}", 200));
+	json_decref(expect_json(s, "PATCH", "/api/v1/features/kit.shared/toggle", admin_token(s),
+	                        "{\"active\": true}", 200));
 	cr_assert_eq(server_stop(s), 0);
 
 	s = platform_start(dir, NULL);
-	list = expect(s, "GET", "/api/v1/features", admin_token(s), NULL, 200);
+	list = expect_json(s, "GET", "/api/v1/features", admin_token(s), NULL, 200);
 	cr_assert(json_is_false(json_object_get(feature_of(list, "kit.gated"), "active")));
 	cr_assert(json_is_true(json_object_get(feature_of(list, "kit.shared"), "active")));
 	json_decref(list);
-	cr_assert_eq(status_of(s, "GET", PING, admin_token(s), NULL), 403);
+	cr_assert_eq(http_status(s, "GET", PING, admin_token(s), NULL), 403);
 	cr_assert_eq(server_stop(s), 0);
 	platform_data_dir_free(dir);
 }
@@ -189,11 +191,12 @@ Test(features, state_survives_restart)
 Test(features, declaring_after_init_is_refused)
 {
 	struct server *s = platform_start(NULL, NULL);
-	json_t *probe = expect(s, "GET", "/api/v1/test/featurekit2/late-declare", NULL, NULL, 200);
+	json_t *probe =
+	    expect_json(s, "GET", "/api/v1/test/featurekit2/late-declare", NULL, NULL, 200);
 
 	cr_assert_eq(json_integer_value(json_object_get(probe, "err")), -7 /* ESTATE */);
 	json_decref(probe);
-	probe = expect(s, "GET", "/api/v1/features", admin_token(s), NULL, 200);
+	probe = expect_json(s, "GET", "/api/v1/features", admin_token(s), NULL, 200);
 	cr_assert_null(feature_of(probe, "kit.late"));
 	json_decref(probe);
 	cr_assert_eq(server_stop(s), 0);

@@ -34,7 +34,7 @@ Test(plugins_api, list_envelope_order_search_and_paging)
 	json_t *body, *list, *meta, *item, *page;
 	size_t i, total;
 
-	body = expect(s, "GET", PLUGINS, admin, NULL, 200);
+	body = expect_json(s, "GET", PLUGINS, admin, NULL, 200);
 	list = json_object_get(body, "plugins");
 	meta = json_object_get(body, "queryMetadata");
 	total = json_array_size(list);
@@ -65,7 +65,8 @@ Test(plugins_api, list_envelope_order_search_and_paging)
 	cr_assert(json_is_true(json_object_get(named(list, "settings"), "isEnabled")));
 	json_decref(body);
 
-	body = expect(s, "GET", PLUGINS "?search=FEATURE&orderby=name&desc=true", admin, NULL, 200);
+	body = expect_json(s, "GET", PLUGINS "?search=FEATURE&orderby=name&desc=true", admin, NULL,
+	                   200);
 	list = json_object_get(body, "plugins");
 	cr_assert_eq(json_array_size(list), 3); /* featurekit2, featurekit, features */
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "name")),
@@ -77,7 +78,7 @@ Test(plugins_api, list_envelope_order_search_and_paging)
 	cr_assert(json_is_true(json_object_get(meta, "desc")));
 	json_decref(body);
 
-	body = expect(s, "GET", PLUGINS "?skip=1&limit=2", admin, NULL, 200);
+	body = expect_json(s, "GET", PLUGINS "?skip=1&limit=2", admin, NULL, 200);
 	page = json_object_get(body, "plugins");
 	cr_assert_eq(json_array_size(page), 2);
 	cr_assert_eq(json_integer_value(json_object_get(body, "count")), (json_int_t)total);
@@ -90,7 +91,7 @@ Test(plugins_api, list_envelope_order_search_and_paging)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char path[128];
 		snprintf(path, sizeof(path), PLUGINS "%s", bad[i]);
-		struct response *r = req_json(s, "GET", path, admin, NULL);
+		struct response *r = http(s, "GET", path, admin, NULL, NULL);
 		assert_error(r, 400, 1008);
 		response_free(r);
 	}
@@ -105,13 +106,13 @@ Test(plugins_api, patch_disables_and_enables_at_run_time)
 	json_t *changed;
 	struct response *r;
 
-	cr_assert_eq(status_of(s, "GET", "/api/v1/translations", admin, NULL), 200);
-	changed = expect(s, "PATCH", PLUGINS, admin,
-	                 "[{\"name\": \"translations\", \"isEnabled\": false}]", 200);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/translations", admin, NULL), 200);
+	changed = expect_json(s, "PATCH", PLUGINS, admin,
+	                      "[{\"name\": \"translations\", \"isEnabled\": false}]", 200);
 	cr_assert_eq(json_array_size(changed), 1);
 	cr_assert(json_is_false(json_object_get(json_array_get(changed, 0), "isEnabled")));
 	json_decref(changed);
-	r = req_json(s, "GET", "/api/v1/translations", admin, NULL);
+	r = http(s, "GET", "/api/v1/translations", admin, NULL, NULL);
 	assert_error(r, 404, 1007);
 	response_free(r);
 	cr_assert_eq(server_stop(s), 0);
@@ -119,29 +120,30 @@ Test(plugins_api, patch_disables_and_enables_at_run_time)
 	/* the state survives a restart; enabling by folder name works */
 	s = platform_start(dir, NULL);
 	admin = admin_token(s);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/translations", admin, NULL), 404);
-	changed =
-	    expect(s, "PATCH", PLUGINS, admin,
-	           "{\"plugins\": [{\"folderName\": \"translations\", \"isEnabled\": true}]}", 200);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/translations", admin, NULL), 404);
+	changed = expect_json(
+	    s, "PATCH", PLUGINS, admin,
+	    "{\"plugins\": [{\"folderName\": \"translations\", \"isEnabled\": true}]}", 200);
 	cr_assert(json_is_true(json_object_get(json_array_get(changed, 0), "isEnabled")));
 	json_decref(changed);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/translations", admin, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/translations", admin, NULL), 200);
 
 	/* some applied: 202; none: 404 */
-	changed = expect(s, "PATCH", PLUGINS, admin,
-	                 "[{\"name\": \"featurekit\", \"isEnabled\": false}, "
-	                 "{\"name\": \"no-such-plugin\", \"isEnabled\": false}]",
-	                 202);
+	changed = expect_json(s, "PATCH", PLUGINS, admin,
+	                      "[{\"name\": \"featurekit\", \"isEnabled\": false}, "
+	                      "{\"name\": \"no-such-plugin\", \"isEnabled\": false}]",
+	                      202);
 	cr_assert_eq(json_array_size(changed), 1);
 	json_decref(changed);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/test/featurekit/ping", admin, NULL), 404);
-	r = req_json(s, "PATCH", PLUGINS, admin, "[{\"name\": \"no-such\", \"isEnabled\": true}]");
+	cr_assert_eq(http_status(s, "GET", "/api/v1/test/featurekit/ping", admin, NULL), 404);
+	r = http(s, "PATCH", PLUGINS, admin, NULL,
+	         "[{\"name\": \"no-such\", \"isEnabled\": true}]");
 	assert_error(r, 404, 1402);
 	response_free(r);
 	/* PUT is the catalog's other name for it */
-	json_decref(expect(s, "PUT", PLUGINS, admin,
-	                   "[{\"name\": \"featurekit\", \"isEnabled\": true}]", 200));
-	cr_assert_eq(status_of(s, "GET", "/api/v1/test/featurekit/ping", admin, NULL), 200);
+	json_decref(expect_json(s, "PUT", PLUGINS, admin,
+	                        "[{\"name\": \"featurekit\", \"isEnabled\": true}]", 200));
+	cr_assert_eq(http_status(s, "GET", "/api/v1/test/featurekit/ping", admin, NULL), 200);
 	cr_assert_eq(server_stop(s), 0);
 	platform_data_dir_free(dir);
 }
@@ -164,30 +166,30 @@ Test(plugins_api, patch_rejects_malformed_bodies_and_essential_plugins)
 	json_t *body;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		r = req_json(s, "PATCH", PLUGINS, admin, bad[i]);
+		r = http(s, "PATCH", PLUGINS, admin, NULL, bad[i]);
 		cr_assert_eq(r->status, 400, "%s: %d %s", bad[i], r->status, r->body);
 		response_free(r);
 	}
-	cr_assert_eq(status_of(s, "PATCH", PLUGINS, admin, NULL), 400);
-	cr_assert_eq(status_of(s, "PATCH", PLUGINS, admin, "not json"), 400);
+	cr_assert_eq(http_status(s, "PATCH", PLUGINS, admin, NULL), 400);
+	cr_assert_eq(http_status(s, "PATCH", PLUGINS, admin, "not json"), 400);
 
 	/* disabling "plugins" is refused, and nothing of the request is applied */
-	r = req_json(s, "PATCH", PLUGINS, admin,
-	             "[{\"name\": \"settings\", \"isEnabled\": false}, "
-	             "{\"name\": \"plugins\", \"isEnabled\": false}]");
+	r = http(s, "PATCH", PLUGINS, admin, NULL,
+	         "[{\"name\": \"settings\", \"isEnabled\": false}, "
+	         "{\"name\": \"plugins\", \"isEnabled\": false}]");
 	assert_error(r, 400, 1403);
 	cr_assert(strstr(r->body, "plugins"));
 	response_free(r);
-	body = expect(s, "GET", PLUGINS, admin, NULL, 200);
+	body = expect_json(s, "GET", PLUGINS, admin, NULL, 200);
 	cr_assert(json_is_true(
 	    json_object_get(named(json_object_get(body, "plugins"), "settings"), "isEnabled")));
 	cr_assert(json_is_true(
 	    json_object_get(named(json_object_get(body, "plugins"), "plugins"), "isEnabled")));
 	json_decref(body);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/settings/system", admin, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/settings/system", admin, NULL), 200);
 	/* enabling it (a no-op) is fine */
-	json_decref(expect(s, "PATCH", PLUGINS, admin,
-	                   "[{\"name\": \"plugins\", \"isEnabled\": true}]", 200));
+	json_decref(expect_json(s, "PATCH", PLUGINS, admin,
+	                        "[{\"name\": \"plugins\", \"isEnabled\": true}]", 200));
 	cr_assert_eq(server_stop(s), 0);
 }
 
@@ -198,16 +200,16 @@ Test(plugins_api, admins_only)
 	char *data_admin = user_token(s, "dadmin", "dataAdmin", NULL);
 	struct response *r;
 
-	r = req_json(s, "GET", PLUGINS, viewer, NULL);
+	r = http(s, "GET", PLUGINS, viewer, NULL, NULL);
 	assert_error(r, 403, 1009);
 	response_free(r);
-	cr_assert_eq(status_of(s, "GET", PLUGINS, data_admin, NULL), 403);
-	cr_assert_eq(status_of(s, "GET", PLUGINS "/get_info", viewer, NULL), 403);
-	cr_assert_eq(status_of(s, "PATCH", PLUGINS, viewer,
-	                       "[{\"name\": \"settings\", \"isEnabled\": false}]"),
+	cr_assert_eq(http_status(s, "GET", PLUGINS, data_admin, NULL), 403);
+	cr_assert_eq(http_status(s, "GET", PLUGINS "/get_info", viewer, NULL), 403);
+	cr_assert_eq(http_status(s, "PATCH", PLUGINS, viewer,
+	                         "[{\"name\": \"settings\", \"isEnabled\": false}]"),
 	             403);
-	cr_assert_eq(status_of(s, "GET", PLUGINS, NULL, NULL), 401);
-	cr_assert_eq(status_of(s, "GET", "/api/v1/settings/system", admin_token(s), NULL), 200);
+	cr_assert_eq(http_status(s, "GET", PLUGINS, NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", "/api/v1/settings/system", admin_token(s), NULL), 200);
 	free(viewer);
 	free(data_admin);
 	cr_assert_eq(server_stop(s), 0);
@@ -217,7 +219,7 @@ Test(plugins_api, get_info_reports_load_errors_routes_and_features)
 {
 	struct server_options opt = {.args = failing_args};
 	struct server *s = server_start(&opt);
-	json_t *info = expect(s, "GET", PLUGINS "/get_info", admin_token(s), NULL, 200);
+	json_t *info = expect_json(s, "GET", PLUGINS "/get_info", admin_token(s), NULL, 200);
 	json_t *failed = named(info, "initfail"), *settings = named(info, "settings");
 	json_t *kit = named(info, "featurekit"), *route;
 	size_t i;

@@ -23,33 +23,20 @@ static struct server *start(void)
 	return server_start(&opt);
 }
 
-/* Every response of this suite: never a token of a trusted server. */
-static struct response *call(struct server *s, const char *method, const char *path,
-                             const char *token, const char *body)
+/* Every response of this suite (harness_screen) but the accountkit's: never a token of a
+ * trusted server. */
+static void no_token(const struct response *r)
 {
-	struct response *r = http(s, method, path, token, NULL, body);
-	cr_assert_not_null(r);
 	cr_assert_null(strstr(r->body, TOKEN_ONE), "token in a response: %s", r->body);
 	cr_assert_null(strstr(r->body, TOKEN_TWO), "token in a response: %s", r->body);
-	return r;
 }
 
-static int status_of(struct server *s, const char *method, const char *path, const char *token,
-                     const char *body)
+static void screen_responses(void)
 {
-	struct response *r = call(s, method, path, token, body);
-	int status = r->status;
-	response_free(r);
-	return status;
+	harness_screen(no_token);
 }
 
-static void expect_error(struct server *s, const char *method, const char *path, const char *token,
-                         const char *body, int status, int code)
-{
-	struct response *r = call(s, method, path, token, body);
-	assert_error(r, status, code);
-	response_free(r);
-}
+TestSuite(server_access, .init = screen_responses);
 
 static char *path_of(const char *id)
 {
@@ -62,7 +49,7 @@ static char *path_of(const char *id)
 /* POST a trusted server; returns its _id (malloc'd). */
 static char *add(struct server *s, const char *body)
 {
-	struct response *r = call(s, "POST", ROUTE, admin_token(s), body);
+	struct response *r = http(s, "POST", ROUTE, admin_token(s), NULL, body);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_null(json_object_get(r->json, "token"), "%s", r->body);
 	const char *id = json_string_value(json_object_get(r->json, "_id"));
@@ -74,45 +61,19 @@ static char *add(struct server *s, const char *body)
 	return copy;
 }
 
-/* The stored document as another plugin sees it, token opened (accountkit). */
+/* The stored document as another plugin sees it, token opened (accountkit): the one
+ * response that carries the token, so it bypasses the screen. */
 static json_t *stored(struct server *s, const char *id)
 {
 	char path[128];
 	snprintf(path, sizeof(path), "/api/v1/test/accountkit/server_access/%s", id);
+	harness_screen(NULL);
 	struct response *r = http(s, "GET", path, NULL, NULL, NULL);
+	harness_screen(no_token);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	json_t *doc = json_incref(r->json);
 	response_free(r);
 	return doc;
-}
-
-static int store_contains(struct server *s, const char *needle)
-{
-	char path[600];
-	snprintf(path, sizeof(path), "%s/data.mdb", server_data_dir(s));
-	FILE *f = fopen(path, "rb");
-	cr_assert_not_null(f);
-	size_t n = strlen(needle), have = 0, cap = 1 << 20;
-	char *buf = malloc(cap + n);
-	int found = 0;
-	cr_assert_not_null(buf);
-	for (;;) {
-		size_t got = fread(buf + have, 1, cap, f);
-		if (got == 0)
-			break;
-		have += got;
-		if (memmem(buf, have, needle, n)) {
-			found = 1;
-			break;
-		}
-		if (have >= n) {
-			memmove(buf, buf + have - (n - 1), n - 1);
-			have = n - 1;
-		}
-	}
-	free(buf);
-	fclose(f);
-	return found;
 }
 
 Test(server_access, add_list_update_delete)
@@ -121,7 +82,7 @@ Test(server_access, add_list_update_delete)
 	const char *admin = admin_token(s);
 	struct response *r;
 
-	r = call(s, "GET", ROUTE, admin, NULL);
+	r = http(s, "GET", ROUTE, admin, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert(json_is_array(r->json) && json_array_size(r->json) == 0, "%s", r->body);
 	response_free(r);
@@ -131,7 +92,7 @@ Test(server_access, add_list_update_delete)
 	/* "host" is an alias of "server" */
 	char *two = add(s, "{\"host\": \"https://bi.example.test\", \"token\": \"" TOKEN_TWO "\"}");
 
-	r = call(s, "GET", ROUTE, admin, NULL);
+	r = http(s, "GET", ROUTE, admin, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_array_size(r->json), 2, "%s", r->body);
 	json_t *first = json_array_get(r->json, 0);
@@ -144,7 +105,7 @@ Test(server_access, add_list_update_delete)
 	response_free(r);
 
 	/* list options apply */
-	r = call(s, "GET", ROUTE "?sort=-server&limit=1&fields=server", admin, NULL);
+	r = http(s, "GET", ROUTE "?sort=-server&limit=1&fields=server", admin, NULL, NULL);
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_eq(json_array_size(r->json), 1, "%s", r->body);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r->json, 0), "server")),
@@ -152,15 +113,16 @@ Test(server_access, add_list_update_delete)
 	response_free(r);
 
 	/* the same server twice, however spelled */
-	expect_error(s, "POST", ROUTE, admin,
-	             "{\"server\": \"http://127.0.0.1:8082\", \"token\": \"another\"}", 400, 1255);
-	expect_error(s, "POST", ROUTE, admin,
-	             "{\"host\": \"https://bi.example.test//\", \"token\": \"another\"}", 400,
-	             1255);
+	http_expect_error(s, "POST", ROUTE, admin,
+	                  "{\"server\": \"http://127.0.0.1:8082\", \"token\": \"another\"}", 400,
+	                  1255);
+	http_expect_error(s, "POST", ROUTE, admin,
+	                  "{\"host\": \"https://bi.example.test//\", \"token\": \"another\"}", 400,
+	                  1255);
 
 	/* PATCH: a new token, then a new server */
 	char *path = path_of(one);
-	r = call(s, "PATCH", path, admin, "{\"token\": \"" TOKEN_TWO "\"}");
+	r = http(s, "PATCH", path, admin, NULL, "{\"token\": \"" TOKEN_TWO "\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_string_value(json_object_get(r->json, "server")),
 	                 "http://127.0.0.1:8082");
@@ -169,19 +131,19 @@ Test(server_access, add_list_update_delete)
 	json_t *doc = stored(s, one);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "token")), TOKEN_TWO);
 	json_decref(doc);
-	r = call(s, "PATCH", path, admin, "{\"host\": \"http://127.0.0.1:9090\"}");
+	r = http(s, "PATCH", path, admin, NULL, "{\"host\": \"http://127.0.0.1:9090\"}");
 	cr_assert_eq(r->status, 200, "%s", r->body);
 	cr_assert_str_eq(json_string_value(json_object_get(r->json, "server")),
 	                 "http://127.0.0.1:9090");
 	response_free(r);
 	/* onto another entry's server */
-	expect_error(s, "PATCH", path, admin, "{\"server\": \"https://bi.example.test\"}", 400,
-	             1255);
+	http_expect_error(s, "PATCH", path, admin, "{\"server\": \"https://bi.example.test\"}", 400,
+	                  1255);
 
-	cr_assert_eq(status_of(s, "DELETE", path, admin, NULL), 204);
-	expect_error(s, "DELETE", path, admin, NULL, 404, 1256);
-	expect_error(s, "PATCH", path, admin, "{\"token\": \"x\"}", 404, 1256);
-	r = call(s, "GET", ROUTE, admin, NULL);
+	cr_assert_eq(http_status(s, "DELETE", path, admin, NULL), 204);
+	http_expect_error(s, "DELETE", path, admin, NULL, 404, 1256);
+	http_expect_error(s, "PATCH", path, admin, "{\"token\": \"x\"}", 404, 1256);
+	r = http(s, "GET", ROUTE, admin, NULL, NULL);
 	cr_assert_eq(json_array_size(r->json), 1, "%s", r->body);
 	response_free(r);
 	/* the freed URL can be added again */
@@ -211,16 +173,16 @@ Test(server_access, validation)
 	    "[]",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(s, "POST", ROUTE, admin, bad[i], 400, 1008);
-	expect_error(s, "POST", ROUTE, admin, "{\"server\": ", 400, 1001);
-	expect_error(s, "PATCH", ROUTE "/not-an-id", admin, "{}", 422, 601);
-	expect_error(s, "DELETE", ROUTE "/not-an-id", admin, NULL, 422, 601);
-	expect_error(s, "DELETE", ROUTE "/0123456789abcdef01234567", admin, NULL, 404, 1256);
+		http_expect_error(s, "POST", ROUTE, admin, bad[i], 400, 1008);
+	http_expect_error(s, "POST", ROUTE, admin, "{\"server\": ", 400, 1001);
+	http_expect_error(s, "PATCH", ROUTE "/not-an-id", admin, "{}", 422, 601);
+	http_expect_error(s, "DELETE", ROUTE "/not-an-id", admin, NULL, 422, 601);
+	http_expect_error(s, "DELETE", ROUTE "/0123456789abcdef01234567", admin, NULL, 404, 1256);
 	char *id = add(s, "{\"server\": \"http://a.test\", \"token\": \"t\"}");
 	char *path = path_of(id);
-	expect_error(s, "PATCH", path, admin, "{\"server\": \"nope\"}", 400, 1008);
-	expect_error(s, "PATCH", path, admin, "{\"token\": \"\"}", 400, 1008);
-	struct response *r = call(s, "GET", ROUTE, admin, NULL);
+	http_expect_error(s, "PATCH", path, admin, "{\"server\": \"nope\"}", 400, 1008);
+	http_expect_error(s, "PATCH", path, admin, "{\"token\": \"\"}", 400, 1008);
+	struct response *r = http(s, "GET", ROUTE, admin, NULL, NULL);
 	cr_assert_eq(json_array_size(r->json), 1, "%s", r->body);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(r->json, 0), "server")),
 	                 "http://a.test");
@@ -249,15 +211,15 @@ Test(server_access, admins_only)
 		response_free(r);
 		char *token = login(s, email, "User-Passw0rd!");
 		cr_assert_not_null(token);
-		expect_error(s, "GET", ROUTE, token, NULL, 403, 1009);
-		expect_error(s, "POST", ROUTE, token,
-		             "{\"server\": \"http://b.test\", \"token\": \"t\"}", 403, 1009);
-		expect_error(s, "PATCH", path, token, "{\"token\": \"t\"}", 403, 1009);
-		expect_error(s, "DELETE", path, token, NULL, 403, 1009);
+		http_expect_error(s, "GET", ROUTE, token, NULL, 403, 1009);
+		http_expect_error(s, "POST", ROUTE, token,
+		                  "{\"server\": \"http://b.test\", \"token\": \"t\"}", 403, 1009);
+		http_expect_error(s, "PATCH", path, token, "{\"token\": \"t\"}", 403, 1009);
+		http_expect_error(s, "DELETE", path, token, NULL, 403, 1009);
 		free(token);
 	}
-	cr_assert_eq(status_of(s, "GET", ROUTE, NULL, NULL), 401);
-	cr_assert_eq(status_of(s, "DELETE", path, NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", ROUTE, NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "DELETE", path, NULL, NULL), 401);
 	/* nothing changed */
 	json_t *doc = stored(s, id);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "server")), "http://a.test");

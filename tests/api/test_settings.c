@@ -48,10 +48,10 @@ Test(settings, system_cors_applies_at_once_and_after_restart)
 
 	cr_assert(cors_allows(s, "http://start.example"));
 	cr_assert(!cors_allows(s, "http://new.example"));
-	doc = expect(s, "POST", SYSTEM, admin_token(s),
-	             "{\"webServer\": {\"cors\": {\"enabled\": true, \"allowedOrigins\": "
-	             "[\"http://new.example\"]}}}",
-	             200);
+	doc = expect_json(s, "POST", SYSTEM, admin_token(s),
+	                  "{\"webServer\": {\"cors\": {\"enabled\": true, \"allowedOrigins\": "
+	                  "[\"http://new.example\"]}}}",
+	                  200);
 	cr_assert_str_eq(
 	    json_string_value(json_array_get(
 	        json_object_get(json_object_get(json_object_get(doc, "webServer"), "cors"),
@@ -70,8 +70,8 @@ Test(settings, system_cors_applies_at_once_and_after_restart)
 	cr_assert(cors_allows(s, "http://new.example"));
 	cr_assert(!cors_allows(s, "http://start.example"));
 	/* a partial update merges; enabled false allows nobody */
-	doc = expect(s, "POST", SYSTEM, admin_token(s),
-	             "{\"webServer\": {\"cors\": {\"enabled\": false}}}", 200);
+	doc = expect_json(s, "POST", SYSTEM, admin_token(s),
+	                  "{\"webServer\": {\"cors\": {\"enabled\": false}}}", 200);
 	cr_assert_eq(
 	    json_array_size(json_object_get(
 	        json_object_get(json_object_get(doc, "webServer"), "cors"), "allowedOrigins")),
@@ -100,26 +100,28 @@ Test(settings, system_validates_and_merges)
 	};
 	json_t *doc;
 
-	doc = expect(s, "GET", SYSTEM, admin, NULL, 200);
+	doc = expect_json(s, "GET", SYSTEM, admin, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "firstday")), "sun");
 	json_decref(doc);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct response *r = req_json(s, "POST", SYSTEM, admin, bad[i]);
+		struct response *r = http(s, "POST", SYSTEM, admin, NULL, bad[i]);
 		assert_error(r, 400, 1008);
 		response_free(r);
 	}
-	cr_assert_eq(status_of(s, "POST", SYSTEM, admin, NULL), 400);
-	json_decref(expect(s, "POST", SYSTEM, admin,
-	                   "{\"alias\": \"Acme\", \"firstday\": \"mon\", \"email\": {\"enabled\": "
-	                   "true, \"senderEmail\": \"bi@acme.test\"}}",
-	                   200));
-	doc = expect(s, "POST", SYSTEM, admin, "{\"email\": {\"senderName\": \"Acme BI\"}}", 200);
+	cr_assert_eq(http_status(s, "POST", SYSTEM, admin, NULL), 400);
+	json_decref(
+	    expect_json(s, "POST", SYSTEM, admin,
+	                "{\"alias\": \"Acme\", \"firstday\": \"mon\", \"email\": {\"enabled\": "
+	                "true, \"senderEmail\": \"bi@acme.test\"}}",
+	                200));
+	doc = expect_json(s, "POST", SYSTEM, admin, "{\"email\": {\"senderName\": \"Acme BI\"}}",
+	                  200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "alias")), "Acme");
 	cr_assert_str_eq(
 	    json_string_value(json_object_get(json_object_get(doc, "email"), "senderEmail")),
 	    "bi@acme.test");
 	json_decref(doc);
-	doc = expect(s, "GET", SYSTEM, admin, NULL, 200);
+	doc = expect_json(s, "GET", SYSTEM, admin, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "firstday")), "mon");
 	cr_assert_str_eq(
 	    json_string_value(json_object_get(json_object_get(doc, "email"), "senderName")),
@@ -127,7 +129,7 @@ Test(settings, system_validates_and_merges)
 	cr_assert_null(json_object_get(doc, "created"));
 	json_decref(doc);
 	/* firstday is public */
-	doc = expect(s, "GET", PUBLIC, NULL, NULL, 200);
+	doc = expect_json(s, "GET", PUBLIC, NULL, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "firstday")), "mon");
 	json_decref(doc);
 	cr_assert_eq(server_stop(s), 0);
@@ -140,47 +142,26 @@ Test(settings, admin_areas_refuse_viewers)
 	char *data_admin = user_token(s, "dadmin", "dataAdmin", NULL);
 	struct response *r;
 
-	r = req_json(s, "GET", SYSTEM, viewer, NULL);
+	r = http(s, "GET", SYSTEM, viewer, NULL, NULL);
 	assert_error(r, 403, 1009);
 	response_free(r);
-	cr_assert_eq(status_of(s, "POST", SYSTEM, viewer, "{\"alias\": \"x\"}"), 403);
-	cr_assert_eq(status_of(s, "GET", SSO, viewer, NULL), 403);
-	cr_assert_eq(status_of(s, "GET", SSO, data_admin, NULL), 403);
-	cr_assert_eq(status_of(s, "POST", SSO, viewer, "{\"enabled\": true}"), 403);
-	cr_assert_eq(status_of(s, "POST", GLOBALIZATION, viewer, "{\"language\": \"fr-FR\"}"), 403);
-	cr_assert_eq(status_of(s, "PUT", GLOBALIZATION, viewer, "{\"language\": \"fr-FR\"}"), 403);
-	cr_assert_eq(status_of(s, "DELETE", GLOBALIZATION, viewer, NULL), 403);
-	cr_assert_eq(status_of(s, "GET", SYSTEM, NULL, NULL), 401);
-	cr_assert_eq(status_of(s, "GET", GLOBALIZATION, NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "POST", SYSTEM, viewer, "{\"alias\": \"x\"}"), 403);
+	cr_assert_eq(http_status(s, "GET", SSO, viewer, NULL), 403);
+	cr_assert_eq(http_status(s, "GET", SSO, data_admin, NULL), 403);
+	cr_assert_eq(http_status(s, "POST", SSO, viewer, "{\"enabled\": true}"), 403);
+	cr_assert_eq(http_status(s, "POST", GLOBALIZATION, viewer, "{\"language\": \"fr-FR\"}"),
+	             403);
+	cr_assert_eq(http_status(s, "PUT", GLOBALIZATION, viewer, "{\"language\": \"fr-FR\"}"),
+	             403);
+	cr_assert_eq(http_status(s, "DELETE", GLOBALIZATION, viewer, NULL), 403);
+	cr_assert_eq(http_status(s, "GET", SYSTEM, NULL, NULL), 401);
+	cr_assert_eq(http_status(s, "GET", GLOBALIZATION, NULL, NULL), 401);
 	/* viewers read the globalization settings and the public ones */
-	cr_assert_eq(status_of(s, "GET", GLOBALIZATION, viewer, NULL), 404);
-	cr_assert_eq(status_of(s, "GET", PUBLIC, NULL, NULL), 200);
+	cr_assert_eq(http_status(s, "GET", GLOBALIZATION, viewer, NULL), 404);
+	cr_assert_eq(http_status(s, "GET", PUBLIC, NULL, NULL), 200);
 	free(viewer);
 	free(data_admin);
 	cr_assert_eq(server_stop(s), 0);
-}
-
-/* Does the store's data file hold `needle`? */
-static int store_holds(struct server *s, const char *needle)
-{
-	char path[600];
-	FILE *f;
-	char *buf;
-	long len;
-	int found;
-
-	snprintf(path, sizeof(path), "%s/data.mdb", server_data_dir(s));
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s", path);
-	fseek(f, 0, SEEK_END);
-	len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)len);
-	cr_assert(buf && fread(buf, 1, (size_t)len, f) == (size_t)len);
-	fclose(f);
-	found = memmem(buf, (size_t)len, needle, strlen(needle)) != NULL;
-	free(buf);
-	return found;
 }
 
 Test(settings, sso_seals_the_shared_secret)
@@ -189,17 +170,17 @@ Test(settings, sso_seals_the_shared_secret)
 	const char *admin = admin_token(s);
 	json_t *doc;
 
-	doc = expect(s, "GET", SSO, admin, NULL, 200);
+	doc = expect_json(s, "GET", SSO, admin, NULL, 200);
 	cr_assert(json_is_false(json_object_get(doc, "enabled")));
 	json_decref(doc);
-	doc = expect(s, "POST", SSO, admin,
-	             "{\"enabled\": true, \"ssoType\": \"jwt\", \"loginUrl\": "
-	             "\"https://idp.test/login\", \"sharedSecret\": \"Sup3r-S3cret-Value\"}",
-	             200);
+	doc = expect_json(s, "POST", SSO, admin,
+	                  "{\"enabled\": true, \"ssoType\": \"jwt\", \"loginUrl\": "
+	                  "\"https://idp.test/login\", \"sharedSecret\": \"Sup3r-S3cret-Value\"}",
+	                  200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "sharedSecret")), "********");
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "name")), "sso");
 	json_decref(doc);
-	doc = expect(s, "GET", SSO, admin, NULL, 200);
+	doc = expect_json(s, "GET", SSO, admin, NULL, 200);
 	cr_assert(json_is_true(json_object_get(doc, "enabled")));
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "ssoType")), "jwt");
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "loginUrl")),
@@ -207,22 +188,22 @@ Test(settings, sso_seals_the_shared_secret)
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "sharedSecret")), "********");
 	cr_assert_eq(strlen(json_string_value(json_object_get(doc, "_id"))), 24);
 	json_decref(doc);
-	cr_assert(!store_holds(s, "Sup3r-S3cret-Value"), "secret stored in clear");
+	cr_assert(!store_contains(s, "Sup3r-S3cret-Value"), "secret stored in clear");
 
 	/* posting the mask back keeps the secret; null clears it */
-	doc = expect(s, "POST", SSO, admin, "{\"sharedSecret\": \"********\", \"enabled\": false}",
-	             200);
+	doc = expect_json(s, "POST", SSO, admin,
+	                  "{\"sharedSecret\": \"********\", \"enabled\": false}", 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "sharedSecret")), "********");
 	json_decref(doc);
-	doc = expect(s, "POST", SSO, admin, "{\"sharedSecret\": null}", 200);
+	doc = expect_json(s, "POST", SSO, admin, "{\"sharedSecret\": null}", 200);
 	cr_assert_null(json_object_get(doc, "sharedSecret"));
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "loginUrl")),
 	                 "https://idp.test/login");
 	json_decref(doc);
 
-	cr_assert_eq(status_of(s, "POST", SSO, admin, "{\"ssoType\": \"oauth\"}"), 400);
-	cr_assert_eq(status_of(s, "POST", SSO, admin, "{\"enabled\": \"yes\"}"), 400);
-	cr_assert_eq(status_of(s, "POST", SSO, admin, "{\"unknown\": true}"), 400);
+	cr_assert_eq(http_status(s, "POST", SSO, admin, "{\"ssoType\": \"oauth\"}"), 400);
+	cr_assert_eq(http_status(s, "POST", SSO, admin, "{\"enabled\": \"yes\"}"), 400);
+	cr_assert_eq(http_status(s, "POST", SSO, admin, "{\"unknown\": true}"), 400);
 	cr_assert_eq(server_stop(s), 0);
 }
 
@@ -235,43 +216,44 @@ Test(settings, globalization_sets_the_default_language)
 	json_t *doc;
 	char *message;
 
-	r = req_json(s, "GET", GLOBALIZATION, admin, NULL);
+	r = http(s, "GET", GLOBALIZATION, admin, NULL, NULL);
 	assert_error(r, 404, 1400);
 	cr_assert_str_eq(
 	    json_string_value(json_object_get(json_object_get(r->json, "error"), "message")),
 	    "Not configured yet");
 	response_free(r);
-	r = req_json(s, "DELETE", GLOBALIZATION, admin, NULL);
+	r = http(s, "DELETE", GLOBALIZATION, admin, NULL, NULL);
 	assert_error(r, 403, 1400);
 	response_free(r);
-	doc = expect(s, "GET", PUBLIC, NULL, NULL, 200);
+	doc = expect_json(s, "GET", PUBLIC, NULL, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "language")), "en-US");
 	json_decref(doc);
 
-	cr_assert_eq(status_of(s, "POST", GLOBALIZATION, admin, "{\"language\": \"xx-XX\"}"), 400);
-	cr_assert_eq(status_of(s, "POST", GLOBALIZATION, admin, "{\"language\": \"fr\"}"), 400);
-	cr_assert_eq(status_of(s, "POST", GLOBALIZATION, admin, "{}"), 400);
-	cr_assert_eq(status_of(s, "POST", GLOBALIZATION, admin, "{\"language\": 1}"), 400);
-	cr_assert_eq(status_of(s, "POST", GLOBALIZATION, admin,
-	                       "{\"language\": \"fr-FR\", \"localization\": {\"x\": 1}}"),
+	cr_assert_eq(http_status(s, "POST", GLOBALIZATION, admin, "{\"language\": \"xx-XX\"}"),
 	             400);
-	doc = expect(s, "POST", GLOBALIZATION, admin,
-	             "{\"language\": \"fr-FR\", \"localization\": {\"default\": \"fr-FR\", "
-	             "\"autoDetectEnabled\": false}}",
-	             200);
+	cr_assert_eq(http_status(s, "POST", GLOBALIZATION, admin, "{\"language\": \"fr\"}"), 400);
+	cr_assert_eq(http_status(s, "POST", GLOBALIZATION, admin, "{}"), 400);
+	cr_assert_eq(http_status(s, "POST", GLOBALIZATION, admin, "{\"language\": 1}"), 400);
+	cr_assert_eq(http_status(s, "POST", GLOBALIZATION, admin,
+	                         "{\"language\": \"fr-FR\", \"localization\": {\"x\": 1}}"),
+	             400);
+	doc = expect_json(s, "POST", GLOBALIZATION, admin,
+	                  "{\"language\": \"fr-FR\", \"localization\": {\"default\": \"fr-FR\", "
+	                  "\"autoDetectEnabled\": false}}",
+	                  200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "language")), "fr-FR");
 	json_decref(doc);
 	/* anonymous errors now come in French */
 	message = error_message(s, "GET", "/api/v1/no/such/route", NULL, NULL, 404, 1003);
 	cr_assert_str_eq(message, "Ressource introuvable");
 	free(message);
-	doc = expect(s, "GET", PUBLIC, NULL, NULL, 200);
+	doc = expect_json(s, "GET", PUBLIC, NULL, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "language")), "fr-FR");
 	json_decref(doc);
 
 	/* PUT merges into what is stored */
-	doc = expect(s, "PUT", GLOBALIZATION, admin,
-	             "{\"localization\": {\"autoDetectEnabled\": true}}", 200);
+	doc = expect_json(s, "PUT", GLOBALIZATION, admin,
+	                  "{\"localization\": {\"autoDetectEnabled\": true}}", 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "language")), "fr-FR");
 	cr_assert(json_is_true(
 	    json_object_get(json_object_get(doc, "localization"), "autoDetectEnabled")));
@@ -279,7 +261,7 @@ Test(settings, globalization_sets_the_default_language)
 	    json_string_value(json_object_get(json_object_get(doc, "localization"), "default")),
 	    "fr-FR");
 	json_decref(doc);
-	json_decref(expect(s, "PUT", GLOBALIZATION, admin, "{\"language\": \"de-DE\"}", 200));
+	json_decref(expect_json(s, "PUT", GLOBALIZATION, admin, "{\"language\": \"de-DE\"}", 200));
 	cr_assert_eq(server_stop(s), 0);
 
 	/* applied again at start */
@@ -288,17 +270,17 @@ Test(settings, globalization_sets_the_default_language)
 	message = error_message(s, "GET", "/api/v1/no/such/route", NULL, NULL, 404, 1003);
 	cr_assert_str_eq(message, "Ressource nicht gefunden");
 	free(message);
-	doc = expect(s, "GET", GLOBALIZATION, admin, NULL, 200);
+	doc = expect_json(s, "GET", GLOBALIZATION, admin, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "language")), "de-DE");
 	json_decref(doc);
 
 	/* DELETE returns to en-US */
-	cr_assert_eq(status_of(s, "DELETE", GLOBALIZATION, admin, NULL), 204);
-	cr_assert_eq(status_of(s, "GET", GLOBALIZATION, admin, NULL), 404);
+	cr_assert_eq(http_status(s, "DELETE", GLOBALIZATION, admin, NULL), 204);
+	cr_assert_eq(http_status(s, "GET", GLOBALIZATION, admin, NULL), 404);
 	message = error_message(s, "GET", "/api/v1/no/such/route", NULL, NULL, 404, 1003);
 	cr_assert_str_eq(message, "Resource not found");
 	free(message);
-	doc = expect(s, "GET", PUBLIC, NULL, NULL, 200);
+	doc = expect_json(s, "GET", PUBLIC, NULL, NULL, 200);
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "language")), "en-US");
 	cr_assert_str_eq(json_string_value(json_object_get(doc, "firstday")), "sun");
 	json_decref(doc);
