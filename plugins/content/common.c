@@ -93,6 +93,64 @@ int dash_open(sensed_txn *txn, sensed_request *req, const char *oid, json_t **da
 	return 0;
 }
 
+void reply_dash_error(sensed_request *req, int err, const char *oid)
+{
+	if (err == SENSED_ENOTFOUND)
+		reply_dashboard_not_found(req, oid);
+	else
+		host->reply_store_error(req, err);
+}
+
+int dash_open_for(sensed_txn *txn, sensed_request *req, const char *oid, enum access need,
+                  json_t **dash, enum access *access)
+{
+	enum access have;
+	int err = dash_open(txn, req, oid, dash, &have);
+
+	if (access != NULL)
+		*access = have;
+	if (err != 0) {
+		reply_dash_error(req, err, oid);
+		return err;
+	}
+	if (have < need) {
+		json_decref(*dash);
+		*dash = NULL;
+		host->reply_error(req, 403,
+		                  need == ACCESS_OWNER ? SENSED_CODE_NOT_DASHBOARD_OWNER
+		                                       : SENSED_CODE_SHARE_READ_ONLY,
+		                  NULL);
+		return SENSED_EINVAL;
+	}
+	return 0;
+}
+
+int dash_begin(sensed_request *req, const char *oid, enum access need, sensed_txn **txn,
+               json_t **dash, enum access *access)
+{
+	int err;
+
+	*dash = NULL;
+	if ((err = host->txn_begin(1, txn)) != 0) {
+		host->reply_store_error(req, err);
+		return err;
+	}
+	if ((err = dash_open_for(*txn, req, oid, need, dash, access)) != 0)
+		host->txn_abort(*txn);
+	return err;
+}
+
+int txn_end(sensed_request *req, sensed_txn *txn, int err)
+{
+	if (err != 0)
+		host->txn_abort(txn);
+	else
+		err = host->txn_commit(txn);
+	if (err != 0)
+		host->reply_store_error(req, err);
+	return err;
+}
+
 int dash_widgets(sensed_txn *txn, const char *oid, json_t **out)
 {
 	sensed_query q = SENSED_QUERY_INIT;
@@ -179,6 +237,21 @@ int dash_view(sensed_txn *txn, sensed_request *req, const json_t *dash, enum acc
 	if (widgets != NULL)
 		*widgets = w;
 	return 0;
+}
+
+json_t *owner_shares_new(const char *owner)
+{
+	return json_pack("[{s:s, s:s, s:b}]", "shareId", owner, "type", "user", "subscribe", 0);
+}
+
+void dash_make_owned(json_t *dash, const char *oid, const char *owner)
+{
+	json_object_set_new(dash, "_id", json_string(oid));
+	json_object_set_new(dash, "oid", json_string(oid));
+	json_object_set_new(dash, "owner", json_string(owner));
+	json_object_set_new(dash, "userId", json_string(owner));
+	json_object_set_new(dash, "instanceType", json_string("owner"));
+	json_object_set_new(dash, "shares", owner_shares_new(owner));
 }
 
 int dash_publish_txn(sensed_txn *txn, json_t *dash)
@@ -348,6 +421,17 @@ int expand_split(sensed_request *req, const char *expand, const char *const *all
 	return 0;
 }
 
+int request_object(sensed_request *req, json_t **body, const char *message)
+{
+	if (host->request_json(req, body) != 0)
+		return SENSED_EINVAL;
+	if (!json_is_object(*body)) {
+		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER, message);
+		return SENSED_EINVAL;
+	}
+	return 0;
+}
+
 int query_bool(sensed_request *req, const char *name, int fallback)
 {
 	const char *v = host->request_query(req, name);
@@ -466,6 +550,14 @@ void reply_widget_not_found(sensed_request *req, const char *oid)
 void reply_folder_not_found(sensed_request *req, const char *oid)
 {
 	reply_not_found(req, SENSED_CODE_FOLDER_NOT_FOUND, "folder", oid);
+}
+
+void reply_json_or_error(sensed_request *req, int err, int status, const json_t *body)
+{
+	if (err == 0)
+		host->reply_json(req, status, body);
+	else
+		host->reply_store_error(req, err);
 }
 
 void reply_oom(sensed_request *req)

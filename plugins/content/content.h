@@ -42,6 +42,20 @@ enum access dash_access(const json_t *dash, const char *user_id, const json_t *p
  */
 int dash_open(sensed_txn *txn, sensed_request *req, const char *oid, json_t **dash,
               enum access *access);
+/* dash_open for a caller who needs at least `need` (ACCESS_VIEW: any access);
+ * `access` may be NULL.  Replies on failure: 404 10001 (absent or invisible),
+ * 403 1300 (a view recipient where EDIT is needed), 403 NOT_DASHBOARD_OWNER
+ * (where OWNER is needed; SENSED_EINVAL), or the store error. */
+int dash_open_for(sensed_txn *txn, sensed_request *req, const char *oid, enum access need,
+                  json_t **dash, enum access *access);
+/* Begin a write transaction (*txn) and dash_open_for in it.  On failure the
+ * reply is sent, the transaction aborted and *dash is NULL. */
+int dash_begin(sensed_request *req, const char *oid, enum access need, sensed_txn **txn,
+               json_t **dash, enum access *access);
+/* End write transaction `txn`: commit when `err` is 0, otherwise abort.  On any
+ * failure replies the store error and returns it; 0 means committed and the
+ * caller sends the success reply. */
+int txn_end(sensed_request *req, sensed_txn *txn, int err);
 /* The owner's widgets of dashboard `oid`, in storage (insertion) order.  New
  * reference. */
 int dash_widgets(sensed_txn *txn, const char *oid, json_t **out);
@@ -49,6 +63,12 @@ int dash_widgets(sensed_txn *txn, const char *oid, json_t **out);
  * `widgets` is not NULL, *widgets. */
 int dash_view(sensed_txn *txn, sensed_request *req, const json_t *dash, enum access access,
               json_t **view, json_t **widgets);
+/* The shares list of a dashboard of `owner` shared with nobody yet (the owner's
+ * entry alone).  New reference. */
+json_t *owner_shares_new(const char *owner);
+/* Make `dash` (updated in place) an owner document: _id and oid `oid`, owned by
+ * `owner` and shared with nobody. */
+void dash_make_owned(json_t *dash, const char *oid, const char *owner);
 /* Snapshot the owner's copy (and widgets) as the published version; stamps
  * lastPublish on `dash` (updated and stored). */
 int dash_publish_txn(sensed_txn *txn, json_t *dash);
@@ -84,6 +104,10 @@ int widgets_insert_txn(sensed_txn *txn, const char *oid, const char *owner, json
  * *manual a bitmask (1 << index) of the others. */
 int expand_split(sensed_request *req, const char *expand, const char *const *allowed,
                  int first_manual, char **declared, unsigned *manual);
+/* The request's JSON body in *body (borrowed from the request, as with
+ * request_json) when it is an object; otherwise replies (400 `message` for a
+ * missing or non-object body) and returns SENSED_EINVAL. */
+int request_object(sensed_request *req, json_t **body, const char *message);
 int query_bool(sensed_request *req, const char *name, int fallback);
 /* Remove the fields the server owns from an object about to be stored. */
 void strip_server_fields(json_t *obj);
@@ -100,8 +124,14 @@ void layout_append(json_t *dash, const char *widget_oid);
 void override_key(char out[64], const char *oid, const char *user_id);
 
 void reply_dashboard_not_found(sensed_request *req, const char *oid);
+/* The reply for a failed dash_open: 404 10001 for SENSED_ENOTFOUND, else the
+ * store error. */
+void reply_dash_error(sensed_request *req, int err, const char *oid);
 void reply_widget_not_found(sensed_request *req, const char *oid);
 void reply_folder_not_found(sensed_request *req, const char *oid);
+/* Reply `body` (borrowed) with `status` when `err` is 0, else the store error.
+ */
+void reply_json_or_error(sensed_request *req, int err, int status, const json_t *body);
 void reply_oom(sensed_request *req);
 /* Does `user_id` exist?  Its role in *role. */
 int user_role(sensed_txn *txn, const char *user_id, enum sensed_role *role);
@@ -115,6 +145,9 @@ struct import_options {
 /* Export form (.dash) of a view plus its widgets (both borrowed): new
  * reference. */
 json_t *dash_export_new(const json_t *view, const json_t *widgets);
+/* The export form of dashboard `oid` as the caller sees it (new reference in
+ * *out); replies on failure (reply_dash_error). */
+int dash_export_of(sensed_request *req, const char *oid, json_t **out);
 
 /* ---- area registration (each file) */
 int folders_init(sensed_plugin *self);

@@ -244,7 +244,6 @@ static void copy_dashboards(sensed_request *req, void *arg)
 	struct copy_job *job = NULL;
 	char *sealed_open = NULL, *folder_escaped = NULL;
 	size_t i, url_len;
-	int err;
 
 	(void)arg;
 	if (host->request_json(req, &body) != 0)
@@ -279,24 +278,11 @@ static void copy_dashboards(sensed_request *req, void *arg)
 	payload = json_array();
 	json_array_foreach(ids, i, id)
 	{
-		json_t *dash = NULL, *view = NULL, *widgets = NULL;
-		enum access access;
-		const char *oid = json_string_value(id);
+		json_t *content = NULL;
 
-		if ((err = dash_open(NULL, req, oid, &dash, &access)) == 0)
-			err = dash_view(NULL, req, dash, access, &view, &widgets);
-		if (err == 0)
-			json_array_append_new(payload, dash_export_new(view, widgets));
-		json_decref(dash);
-		json_decref(view);
-		json_decref(widgets);
-		if (err != 0) {
-			if (err == SENSED_ENOTFOUND)
-				reply_dashboard_not_found(req, oid);
-			else
-				host->reply_store_error(req, err);
+		if (dash_export_of(req, json_string_value(id), &content) != 0)
 			goto out;
-		}
+		json_array_append_new(payload, content);
 	}
 	job = calloc(1, sizeof *job);
 	url_len = strlen(url);

@@ -19,14 +19,6 @@ static const char *const patch_ignored[] = {"_id",     "oid",         "owner",  
                                             "created", "lastUpdated", "lastPublish", "instanceType",
                                             "widgets", "shares",      NULL};
 
-static void reply_open_error(sensed_request *req, int err, const char *oid)
-{
-	if (err == SENSED_ENOTFOUND)
-		reply_dashboard_not_found(req, oid);
-	else
-		host->reply_store_error(req, err);
-}
-
 /* Apply fields, declared expansions (q) and the widgets expansion to a view;
  * `widgets` is borrowed and may be NULL when not expanded. */
 static int shape_view(sensed_txn *txn, const sensed_query *q, unsigned manual, json_t *view,
@@ -113,10 +105,7 @@ static void list_dashboards(sensed_request *req, void *arg)
 	err = host->find(NULL, store.dashboards, &q, &out);
 	if (err == 0)
 		err = views_of(NULL, req, out, &shape, manual, 0);
-	if (err == 0)
-		host->reply_json(req, 200, out);
-	else
-		host->reply_store_error(req, err);
+	reply_json_or_error(req, err, 200, out);
 	json_decref(out);
 	json_decref(filter);
 	json_decref(principals);
@@ -182,10 +171,7 @@ static void admin_dashboards(sensed_request *req, void *arg)
 			    owner_info_new(json_string_value(json_object_get(dash, "owner"))));
 		}
 	}
-	if (err == 0)
-		host->reply_json(req, 200, out);
-	else
-		host->reply_store_error(req, err);
+	reply_json_or_error(req, err, 200, out);
 	json_decref(out);
 	json_decref(filter);
 	free(declared);
@@ -207,9 +193,8 @@ static void get_dashboard(sensed_request *req, void *arg)
 	    expand_split(req, q.expand, dash_expands, 2, &declared, &manual) != 0)
 		return;
 	q.expand = declared;
-	if ((err = dash_open(NULL, req, oid, &dash, &access)) != 0) {
+	if (dash_open_for(NULL, req, oid, ACCESS_VIEW, &dash, &access) != 0) {
 		free(declared);
-		reply_open_error(req, err, oid);
 		return;
 	}
 	/* The owner's plain read goes out as the stored bytes. */
@@ -222,10 +207,7 @@ static void get_dashboard(sensed_request *req, void *arg)
 	    dash_view(NULL, req, dash, access, &view, (manual & EXPAND_WIDGETS) ? &widgets : NULL);
 	if (err == 0)
 		err = shape_view(NULL, &q, manual, view, widgets);
-	if (err == 0)
-		host->reply_json(req, 200, view);
-	else
-		host->reply_store_error(req, err);
+	reply_json_or_error(req, err, 200, view);
 	json_decref(view);
 	json_decref(widgets);
 	json_decref(dash);
@@ -290,18 +272,11 @@ static void create_dashboard(sensed_request *req, void *arg)
 		memcpy(oid, given, 25);
 	else
 		host->object_id(oid);
-	json_object_set_new(dash, "_id", json_string(oid));
-	json_object_set_new(dash, "oid", json_string(oid));
-	json_object_set_new(dash, "owner", json_string(uid));
-	json_object_set_new(dash, "userId", json_string(uid));
-	json_object_set_new(dash, "instanceType", json_string("owner"));
+	dash_make_owned(dash, oid, uid);
 	if (json_object_get(dash, "type") == NULL)
 		json_object_set_new(dash, "type", json_string("dashboard"));
 	if (json_object_get(dash, "parentFolder") == NULL)
 		json_object_set_new(dash, "parentFolder", json_null());
-	json_object_set_new(
-	    dash, "shares",
-	    json_pack("[{s:s, s:s, s:b}]", "shareId", uid, "type", "user", "subscribe", 0));
 	if ((err = host->txn_begin(1, &txn)) != 0) {
 		host->reply_store_error(req, err);
 		goto out;
@@ -397,22 +372,9 @@ static void update_dashboard(sensed_request *req, void *arg)
 	int err;
 
 	(void)arg;
-	if (host->request_json(req, &body) != 0)
+	if (request_object(req, &body, "body must be an object") != 0 ||
+	    dash_begin(req, oid, ACCESS_VIEW, &txn, &dash, &access) != 0)
 		return;
-	if (!json_is_object(body)) {
-		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER,
-		                  "body must be an object");
-		return;
-	}
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
-		return;
-	}
-	if ((err = dash_open(txn, req, oid, &dash, &access)) != 0) {
-		host->txn_abort(txn);
-		reply_open_error(req, err, oid);
-		return;
-	}
 	if (access == ACCESS_VIEW) {
 		if (patch_as_viewer(txn, req, dash, body) != 0)
 			goto abort;
@@ -470,7 +432,7 @@ commit:
 	if (err == 0)
 		host->reply_json(req, 200, view);
 	else
-		reply_open_error(req, err, oid);
+		reply_dash_error(req, err, oid);
 	json_decref(view);
 	json_decref(dash);
 	return;
@@ -479,52 +441,19 @@ abort:
 	json_decref(dash);
 }
 
-/* Open dashboard `oid` in `txn` for an owner-only action; replies on failure.
- */
-static int open_owned(sensed_txn *txn, sensed_request *req, const char *oid, json_t **dash)
-{
-	enum access access;
-	int err = dash_open(txn, req, oid, dash, &access);
-
-	if (err != 0) {
-		reply_open_error(req, err, oid);
-		return err;
-	}
-	if (access != ACCESS_OWNER) {
-		json_decref(*dash);
-		*dash = NULL;
-		host->reply_error(req, 403, SENSED_CODE_NOT_DASHBOARD_OWNER, NULL);
-		return SENSED_EINVAL;
-	}
-	return 0;
-}
-
 /* DELETE /dashboards/{id} (owner) -> 204 */
 static void delete_dashboard(sensed_request *req, void *arg)
 {
 	const char *oid = host->request_param(req, "id");
 	json_t *dash = NULL;
 	sensed_txn *txn = NULL;
-	int err;
 
 	(void)arg;
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
+	if (dash_begin(req, oid, ACCESS_OWNER, &txn, &dash, NULL) != 0)
 		return;
-	}
-	if (open_owned(txn, req, oid, &dash) != 0) {
-		host->txn_abort(txn);
-		return;
-	}
 	json_decref(dash);
-	if ((err = dash_delete_txn(txn, oid)) != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, dash_delete_txn(txn, oid)) == 0)
 		host->reply_empty(req, 204);
-	}
 }
 
 /* DELETE /dashboards/bulk?dashboardIds=a,b (owner of each; all or nothing) ->
@@ -550,20 +479,16 @@ static void delete_bulk(sensed_request *req, void *arg)
 	{
 		json_t *dash = NULL;
 
-		if (open_owned(txn, req, json_string_value(id), &dash) != 0) {
+		if (dash_open_for(txn, req, json_string_value(id), ACCESS_OWNER, &dash, NULL) !=
+		    0) {
 			host->txn_abort(txn);
 			return;
 		}
 		json_decref(dash);
-		if ((err = dash_delete_txn(txn, json_string_value(id))) != 0) {
-			host->txn_abort(txn);
-			host->reply_store_error(req, err);
-			return;
-		}
+		if ((err = dash_delete_txn(txn, json_string_value(id))) != 0)
+			break;
 	}
-	if ((err = host->txn_commit(txn)) != 0)
-		host->reply_store_error(req, err);
-	else
+	if (txn_end(req, txn, err) == 0)
 		host->reply_empty(req, 200);
 }
 
@@ -581,30 +506,15 @@ static void duplicate_dashboard(sensed_request *req, void *arg)
 	int err;
 
 	(void)arg;
-	if (host->request_json(req, &body) != 0)
+	if (host->request_json(req, &body) != 0 ||
+	    dash_begin(req, oid, ACCESS_VIEW, &txn, &dash, &access) != 0)
 		return;
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
-		return;
-	}
-	if ((err = dash_open(txn, req, oid, &dash, &access)) != 0) {
-		host->txn_abort(txn);
-		reply_open_error(req, err, oid);
-		return;
-	}
 	renamed = json_object();
 	if ((err = dash_view(txn, req, dash, access, &view, &widgets)) != 0)
 		goto fail;
 	strip_server_fields(view);
 	host->object_id(fresh);
-	json_object_set_new(view, "_id", json_string(fresh));
-	json_object_set_new(view, "oid", json_string(fresh));
-	json_object_set_new(view, "owner", json_string(uid));
-	json_object_set_new(view, "userId", json_string(uid));
-	json_object_set_new(view, "instanceType", json_string("owner"));
-	json_object_set_new(
-	    view, "shares",
-	    json_pack("[{s:s, s:s, s:b}]", "shareId", uid, "type", "user", "subscribe", 0));
+	dash_make_owned(view, fresh, uid);
 	if (json_is_string(json_object_get(body, "title")))
 		json_object_set(view, "title", json_object_get(body, "title"));
 	if (json_object_get(body, "parentFolder") != NULL) {
@@ -639,8 +549,7 @@ int dash_transfer_txn(sensed_txn *txn, json_t *dash, const char *new_owner,
 	const char *oid = json_string_value(json_object_get(dash, "oid"));
 	const char *previous = json_string_value(json_object_get(dash, "owner"));
 	char *old_owner = strdup(previous != NULL ? previous : "");
-	json_t *shares =
-	    json_pack("[{s:s, s:s, s:b}]", "shareId", new_owner, "type", "user", "subscribe", 0);
+	json_t *shares = owner_shares_new(new_owner);
 	json_t *widgets = NULL, *item, *filter, *local = NULL;
 	char key[64];
 	size_t i;
@@ -715,14 +624,8 @@ static void change_owner(sensed_request *req, void *arg)
 		                  "ownerId is required; originalOwnerRule is edit or view");
 		return;
 	}
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
+	if (dash_begin(req, oid, ACCESS_OWNER, &txn, &dash, NULL) != 0)
 		return;
-	}
-	if (open_owned(txn, req, oid, &dash) != 0) {
-		host->txn_abort(txn);
-		return;
-	}
 	if (user_role(txn, owner_id, &role) != 0) {
 		host->reply_error(req, 404, SENSED_CODE_USER_NOT_FOUND, NULL);
 		goto abort;
@@ -732,13 +635,8 @@ static void change_owner(sensed_request *req, void *arg)
 		                  "the new owner must be a designer or above");
 		goto abort;
 	}
-	if ((err = dash_transfer_txn(txn, dash, owner_id, rule != NULL ? rule : "edit", 0)) != 0) {
-		host->reply_store_error(req, err);
-		goto abort;
-	}
-	if ((err = host->txn_commit(txn)) != 0)
-		host->reply_store_error(req, err);
-	else
+	err = dash_transfer_txn(txn, dash, owner_id, rule != NULL ? rule : "edit", 0);
+	if (txn_end(req, txn, err) == 0)
 		host->reply_json(req, 200, dash);
 	json_decref(dash);
 	return;
@@ -753,26 +651,12 @@ static void publish_dashboard(sensed_request *req, void *arg)
 {
 	const char *oid = host->request_param(req, "id");
 	json_t *dash = NULL;
-	enum access access;
 	sensed_txn *txn = NULL;
 	int err;
 
 	(void)arg;
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
+	if (dash_begin(req, oid, ACCESS_EDIT, &txn, &dash, NULL) != 0)
 		return;
-	}
-	if ((err = dash_open(txn, req, oid, &dash, &access)) != 0) {
-		host->txn_abort(txn);
-		reply_open_error(req, err, oid);
-		return;
-	}
-	if (access == ACCESS_VIEW) {
-		host->txn_abort(txn);
-		json_decref(dash);
-		host->reply_error(req, 403, SENSED_CODE_SHARE_READ_ONLY, NULL);
-		return;
-	}
 	err = dash_publish_txn(txn, dash);
 	json_decref(dash);
 	if (err == 0 && query_bool(req, "force", 0)) {
@@ -793,14 +677,8 @@ static void publish_dashboard(sensed_request *req, void *arg)
 		json_decref(found);
 		json_decref(filter);
 	}
-	if (err != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, err) == 0)
 		host->reply_empty(req, 204);
-	}
 }
 
 int dash_restore_txn(sensed_txn *txn, json_t *dash, const json_t *saved)
@@ -854,18 +732,11 @@ static void restore_dashboard(sensed_request *req, void *arg)
 	json_t *dash = NULL, *snapshot = NULL;
 	enum access access;
 	sensed_txn *txn = NULL;
-	int err;
+	int err = 0;
 
 	(void)arg;
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
+	if (dash_begin(req, oid, ACCESS_VIEW, &txn, &dash, &access) != 0)
 		return;
-	}
-	if ((err = dash_open(txn, req, oid, &dash, &access)) != 0) {
-		host->txn_abort(txn);
-		reply_open_error(req, err, oid);
-		return;
-	}
 	if (access == ACCESS_VIEW) {
 		char key[64];
 		json_t *filter, *local = NULL;
@@ -882,14 +753,8 @@ static void restore_dashboard(sensed_request *req, void *arg)
 	}
 	json_decref(snapshot);
 	json_decref(dash);
-	if (err != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, err) == 0)
 		host->reply_empty(req, 204);
-	}
 }
 
 /* Replace, under `node`, every "datasource" object naming server/title by a

@@ -169,10 +169,7 @@ static void list_folders(sensed_request *req, void *arg)
 		if (err == 0)
 			err = shape_folder(NULL, &shape, manual, folder, uid);
 	}
-	if (err == 0)
-		host->reply_json(req, 200, out);
-	else
-		host->reply_store_error(req, err);
+	reply_json_or_error(req, err, 200, out);
 	json_decref(out);
 	json_decref(filter);
 	free(declared);
@@ -482,14 +479,8 @@ static void delete_folder(sensed_request *req, void *arg)
 			err = host->doc_delete(txn, store.folders, json_string_value(id));
 	}
 	json_decref(subtree);
-	if (err != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, err) == 0)
 		host->reply_empty(req, 204);
-	}
 }
 
 int folders_init(sensed_plugin *self)

@@ -19,7 +19,7 @@ int shares_apply_txn(sensed_txn *txn, json_t *dash, const json_t *shares, const 
 		*message = "shares must be an array";
 		return SENSED_EINVAL;
 	}
-	out = json_pack("[{s:s, s:s, s:b}]", "shareId", owner, "type", "user", "subscribe", 0);
+	out = owner_shares_new(owner);
 	if (out == NULL)
 		return SENSED_ENOMEM;
 	json_array_foreach(shares, i, share)
@@ -73,14 +73,13 @@ int shares_apply_txn(sensed_txn *txn, json_t *dash, const json_t *shares, const 
 static const char *const share_expands[] = {"user", "group", NULL};
 
 /* The shares of a visible dashboard, with user/group documents when expanded.
- */
+ * Replies on failure. */
 static int shares_of(sensed_request *req, const char *oid, unsigned expand, json_t **out)
 {
 	json_t *dash = NULL, *shares;
-	enum access access;
 	size_t i;
 	json_t *share;
-	int err = dash_open(NULL, req, oid, &dash, &access);
+	int err = dash_open_for(NULL, req, oid, ACCESS_VIEW, &dash, NULL);
 
 	if (err != 0)
 		return err;
@@ -115,19 +114,14 @@ static void get_shares(sensed_request *req, void *arg)
 	unsigned expand = 0;
 	size_t i;
 	json_t *share;
-	int err;
+	int err = 0;
 
 	(void)arg;
 	if (host->request_list_query(req, &q) != 0 ||
 	    expand_split(req, q.expand, share_expands, 0, &declared, &expand) != 0)
 		return;
-	if ((err = shares_of(req, oid, expand, &shares)) != 0) {
-		if (err == SENSED_ENOTFOUND)
-			reply_dashboard_not_found(req, oid);
-		else
-			host->reply_store_error(req, err);
+	if (shares_of(req, oid, expand, &shares) != 0)
 		return;
-	}
 	fields.fields = q.fields;
 	/* A projection of a share: the same rules as documents (the widgets
 	 * collection has no references, so shape only projects). */
@@ -136,10 +130,7 @@ static void get_shares(sensed_request *req, void *arg)
 		if (q.fields != NULL && err == 0)
 			err = host->shape(NULL, store.widgets, &fields, share);
 	}
-	if (err == 0)
-		host->reply_json(req, 200, shares);
-	else
-		host->reply_store_error(req, err);
+	reply_json_or_error(req, err, 200, shares);
 	json_decref(shares);
 }
 
@@ -148,16 +139,10 @@ static void get_shares_v09(sensed_request *req, void *arg)
 {
 	const char *oid = host->request_param(req, "id");
 	json_t *shares = NULL, *body;
-	int err;
 
 	(void)arg;
-	if ((err = shares_of(req, oid, 0, &shares)) != 0) {
-		if (err == SENSED_ENOTFOUND)
-			reply_dashboard_not_found(req, oid);
-		else
-			host->reply_store_error(req, err);
+	if (shares_of(req, oid, 0, &shares) != 0)
 		return;
-	}
 	body = json_pack("{s:o}", "sharesTo", shares);
 	host->reply_json(req, 200, body);
 	json_decref(body);
@@ -170,7 +155,6 @@ static void set_shares_v09(sensed_request *req, void *arg)
 	const char *oid = host->request_param(req, "id");
 	json_t *body = NULL, *dash = NULL, *reply;
 	const char *message = NULL;
-	enum access access;
 	sensed_txn *txn = NULL;
 	int err;
 
@@ -182,34 +166,13 @@ static void set_shares_v09(sensed_request *req, void *arg)
 		                  "sharesTo must be an array");
 		return;
 	}
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
+	if (dash_begin(req, oid, ACCESS_OWNER, &txn, &dash, NULL) != 0)
 		return;
-	}
-	if ((err = dash_open(txn, req, oid, &dash, &access)) != 0) {
-		host->txn_abort(txn);
-		if (err == SENSED_ENOTFOUND)
-			reply_dashboard_not_found(req, oid);
-		else
-			host->reply_store_error(req, err);
-		return;
-	}
-	if (access != ACCESS_OWNER) {
-		host->txn_abort(txn);
-		json_decref(dash);
-		host->reply_error(req, 403, SENSED_CODE_NOT_DASHBOARD_OWNER, NULL);
-		return;
-	}
 	err = shares_apply_txn(txn, dash, json_object_get(body, "sharesTo"), &message);
-	if (err != 0) {
+	if (err == SENSED_EINVAL) {
 		host->txn_abort(txn);
-		if (err == SENSED_EINVAL)
-			host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER, message);
-		else
-			host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER, message);
+	} else if (txn_end(req, txn, err) == 0) {
 		reply = json_pack("{s:O}", "sharesTo", json_object_get(dash, "shares"));
 		host->reply_json(req, 200, reply);
 		json_decref(reply);

@@ -35,8 +35,7 @@ json_t *dash_export_new(const json_t *view, const json_t *widgets)
 	return out;
 }
 
-/* The export form of dashboard `oid` as the caller sees it (new reference). */
-static int export_one(sensed_request *req, const char *oid, json_t **out)
+int dash_export_of(sensed_request *req, const char *oid, json_t **out)
 {
 	json_t *dash = NULL, *view = NULL, *widgets = NULL;
 	enum access access;
@@ -50,6 +49,8 @@ static int export_one(sensed_request *req, const char *oid, json_t **out)
 	json_decref(dash);
 	json_decref(view);
 	json_decref(widgets);
+	if (err != 0)
+		reply_dash_error(req, err, oid);
 	return err;
 }
 
@@ -79,14 +80,9 @@ static void export_dash(sensed_request *req, void *arg)
 {
 	const char *oid = host->request_param(req, "id");
 	json_t *content = NULL;
-	int err = export_one(req, oid, &content);
 
 	(void)arg;
-	if (err == SENSED_ENOTFOUND)
-		reply_dashboard_not_found(req, oid);
-	else if (err != 0)
-		host->reply_store_error(req, err);
-	else
+	if (dash_export_of(req, oid, &content) == 0)
 		reply_dash_file(req, content, json_string_value(json_object_get(content, "title")));
 	json_decref(content);
 }
@@ -97,7 +93,6 @@ static void export_many(sensed_request *req, void *arg)
 {
 	json_t *ids = host->request_query_list(req, "dashboardIds"), *out, *id;
 	size_t i;
-	int err = 0;
 
 	(void)arg;
 	if (json_array_size(ids) == 0)
@@ -112,11 +107,7 @@ static void export_many(sensed_request *req, void *arg)
 	{
 		json_t *content = NULL;
 
-		if ((err = export_one(req, json_string_value(id), &content)) != 0) {
-			if (err == SENSED_ENOTFOUND)
-				reply_dashboard_not_found(req, json_string_value(id));
-			else
-				host->reply_store_error(req, err);
+		if (dash_export_of(req, json_string_value(id), &content) != 0) {
 			json_decref(out);
 			return;
 		}
@@ -215,14 +206,7 @@ static int import_one(sensed_txn *txn, sensed_request *req, const json_t *source
 		memcpy(oid, given, 25);
 	else
 		host->object_id(oid);
-	json_object_set_new(dash, "_id", json_string(oid));
-	json_object_set_new(dash, "oid", json_string(oid));
-	json_object_set_new(dash, "owner", json_string(uid));
-	json_object_set_new(dash, "userId", json_string(uid));
-	json_object_set_new(dash, "instanceType", json_string("owner"));
-	json_object_set_new(
-	    dash, "shares",
-	    json_pack("[{s:s, s:s, s:b}]", "shareId", uid, "type", "user", "subscribe", 0));
+	dash_make_owned(dash, oid, uid);
 	if (opt->folder != NULL) {
 		json_object_set_new(dash, "parentFolder", json_string(opt->folder));
 	} else if (json_object_get(dash, "parentFolder") != NULL) {
@@ -422,39 +406,19 @@ static void undo_import(sensed_request *req, void *arg)
 {
 	const char *oid = host->request_param(req, "id");
 	json_t *dash = NULL, *backup = NULL;
-	enum access access;
 	sensed_txn *txn = NULL;
 	int err;
 
 	(void)arg;
-	if ((err = host->txn_begin(1, &txn)) != 0) {
-		host->reply_store_error(req, err);
+	if (dash_begin(req, oid, ACCESS_OWNER, &txn, &dash, NULL) != 0)
 		return;
-	}
-	if ((err = dash_open(txn, req, oid, &dash, &access)) != 0) {
-		host->txn_abort(txn);
-		if (err == SENSED_ENOTFOUND)
-			reply_dashboard_not_found(req, oid);
-		else
-			host->reply_store_error(req, err);
-		return;
-	}
-	if (access != ACCESS_OWNER) {
-		host->reply_error(req, 403, SENSED_CODE_NOT_DASHBOARD_OWNER, NULL);
-		goto abort;
-	}
 	if (host->doc_get(txn, store.backups, oid, &backup) != 0) {
 		host->reply_error(req, 404, SENSED_CODE_NO_PREVIOUS_VERSION, NULL);
 		goto abort;
 	}
-	if ((err = dash_restore_txn(txn, dash, backup)) != 0 ||
-	    (err = host->doc_delete(txn, store.backups, oid)) != 0) {
-		host->reply_store_error(req, err);
-		goto abort;
-	}
-	if ((err = host->txn_commit(txn)) != 0)
-		host->reply_store_error(req, err);
-	else
+	if ((err = dash_restore_txn(txn, dash, backup)) == 0)
+		err = host->doc_delete(txn, store.backups, oid);
+	if (txn_end(req, txn, err) == 0)
 		host->reply_empty(req, 204);
 	json_decref(dash);
 	json_decref(backup);

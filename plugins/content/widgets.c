@@ -10,17 +10,18 @@
 static const char *const widget_owned[] = {
     "_id", "oid", "dashboardid", "owner", "userId", "created", "lastUpdated", "instanceType", NULL};
 
-/* Open the dashboard of the path; replies on failure. */
-static int open_dashboard(sensed_txn *txn, sensed_request *req, json_t **dash, enum access *access)
+/* Read the list query *q (widgets have no expansions: 404 on any) and open the
+ * path's dashboard for reading; replies on failure. */
+static int open_dashboard(sensed_request *req, sensed_query *q, json_t **dash, enum access *access)
 {
-	const char *oid = host->request_param(req, "dashboardId");
-	int err = dash_open(txn, req, oid, dash, access);
-
-	if (err == SENSED_ENOTFOUND)
-		reply_dashboard_not_found(req, oid);
-	else if (err != 0)
-		host->reply_store_error(req, err);
-	return err;
+	if (host->request_list_query(req, q) != 0)
+		return SENSED_EINVAL;
+	if (q->expand != NULL && q->expand[0] != '\0') {
+		host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
+		return SENSED_EINVAL;
+	}
+	return dash_open_for(NULL, req, host->request_param(req, "dashboardId"), ACCESS_VIEW, dash,
+	                     access);
 }
 
 static int matches(const json_t *widget, const char *field, const char *value)
@@ -45,13 +46,7 @@ static void list_widgets(sensed_request *req, void *arg)
 	int err;
 
 	(void)arg;
-	if (host->request_list_query(req, &q) != 0)
-		return;
-	if (q.expand != NULL && q.expand[0] != '\0') {
-		host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
-		return;
-	}
-	if (open_dashboard(NULL, req, &dash, &access) != 0)
+	if (open_dashboard(req, &q, &dash, &access) != 0)
 		return;
 	if (access != ACCESS_VIEW) {
 		filter = json_pack("{s:O}", "dashboardid", json_object_get(dash, "oid"));
@@ -86,10 +81,7 @@ static void list_widgets(sensed_request *req, void *arg)
 			json_array_append(out, w);
 		}
 	}
-	if (err == 0)
-		host->reply_json(req, 200, out);
-	else
-		host->reply_store_error(req, err);
+	reply_json_or_error(req, err, 200, out);
 	json_decref(out);
 	json_decref(view);
 	json_decref(widgets);
@@ -148,13 +140,7 @@ static void get_widget(sensed_request *req, void *arg)
 	int err;
 
 	(void)arg;
-	if (host->request_list_query(req, &q) != 0)
-		return;
-	if (q.expand != NULL && q.expand[0] != '\0') {
-		host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
-		return;
-	}
-	if (open_dashboard(NULL, req, &dash, &access) != 0)
+	if (open_dashboard(req, &q, &dash, &access) != 0)
 		return;
 	shape.fields = q.fields;
 	err = widget_of(NULL, req, dash, access, &widget);
@@ -172,25 +158,27 @@ static void get_widget(sensed_request *req, void *arg)
  * failure (403 1300 for a view recipient). */
 static int begin_edit(sensed_request *req, sensed_txn **txn, json_t **dash)
 {
-	enum access access;
-	int err = host->txn_begin(1, txn);
+	return dash_begin(req, host->request_param(req, "dashboardId"), ACCESS_EDIT, txn, dash,
+	                  NULL);
+}
 
-	if (err != 0) {
-		host->reply_store_error(req, err);
+/* begin_edit, then the path's widget {id} of that dashboard (new reference in
+ * *widget); replies on failure (404 14004 for an unknown widget), leaving no
+ * transaction open and nothing to release. */
+static int begin_widget_edit(sensed_request *req, sensed_txn **txn, json_t **dash, json_t **widget)
+{
+	int err;
+
+	*widget = NULL;
+	if ((err = begin_edit(req, txn, dash)) != 0)
 		return err;
-	}
-	if ((err = open_dashboard(*txn, req, dash, &access)) != 0) {
+	if ((err = widget_of(*txn, req, *dash, ACCESS_OWNER, widget)) != 0) {
 		host->txn_abort(*txn);
-		return err;
-	}
-	if (access == ACCESS_VIEW) {
-		host->txn_abort(*txn);
+		reply_widget_error(req, err);
 		json_decref(*dash);
 		*dash = NULL;
-		host->reply_error(req, 403, SENSED_CODE_SHARE_READ_ONLY, NULL);
-		return SENSED_EINVAL;
 	}
-	return 0;
+	return err;
 }
 
 static int layout_has(const json_t *node, const char *oid)
@@ -223,14 +211,8 @@ static void create_widget(sensed_request *req, void *arg)
 	int err;
 
 	(void)arg;
-	if (host->request_json(req, &body) != 0)
-		return;
-	if (!json_is_object(body)) {
-		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER,
-		                  "the body must be a widget object");
-		return;
-	}
-	if (begin_edit(req, &txn, &dash) != 0)
+	if (request_object(req, &body, "the body must be a widget object") != 0 ||
+	    begin_edit(req, &txn, &dash) != 0)
 		return;
 	list = json_array();
 	json_array_append_new(list, json_deep_copy(body));
@@ -242,14 +224,8 @@ static void create_widget(sensed_request *req, void *arg)
 		err = host->doc_replace(txn, store.dashboards,
 		                        json_string_value(json_object_get(dash, "oid")), dash);
 	}
-	if (err != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, err) == 0)
 		host->reply_json(req, 201, json_array_get(list, 0));
-	}
 	json_decref(list);
 	json_decref(dash);
 }
@@ -261,24 +237,11 @@ static void update_widget(sensed_request *req, void *arg)
 	json_t *body = NULL, *dash = NULL, *widget = NULL, *value;
 	sensed_txn *txn = NULL;
 	const char *key;
-	int err;
 
 	(void)arg;
-	if (host->request_json(req, &body) != 0)
+	if (request_object(req, &body, "body must be an object") != 0 ||
+	    begin_widget_edit(req, &txn, &dash, &widget) != 0)
 		return;
-	if (!json_is_object(body)) {
-		host->reply_error(req, 400, SENSED_CODE_INVALID_PARAMETER,
-		                  "body must be an object");
-		return;
-	}
-	if (begin_edit(req, &txn, &dash) != 0)
-		return;
-	if ((err = widget_of(txn, req, dash, ACCESS_OWNER, &widget)) != 0) {
-		host->txn_abort(txn);
-		reply_widget_error(req, err);
-		json_decref(dash);
-		return;
-	}
 	json_object_foreach(body, key, value)
 	{
 		int owned = 0;
@@ -288,15 +251,8 @@ static void update_widget(sensed_request *req, void *arg)
 		if (!owned)
 			json_object_set(widget, key, value);
 	}
-	err = doc_replace_self(txn, store.widgets, widget);
-	if (err != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, doc_replace_self(txn, store.widgets, widget)) == 0)
 		host->reply_json(req, 200, widget);
-	}
 	json_decref(widget);
 	json_decref(dash);
 }
@@ -310,14 +266,8 @@ static void delete_widget(sensed_request *req, void *arg)
 	int err;
 
 	(void)arg;
-	if (begin_edit(req, &txn, &dash) != 0)
+	if (begin_widget_edit(req, &txn, &dash, &widget) != 0)
 		return;
-	if ((err = widget_of(txn, req, dash, ACCESS_OWNER, &widget)) != 0) {
-		host->txn_abort(txn);
-		reply_widget_error(req, err);
-		json_decref(dash);
-		return;
-	}
 	layout_remove(json_object_get(dash, "layout"),
 	              json_string_value(json_object_get(widget, "oid")));
 	err =
@@ -325,14 +275,8 @@ static void delete_widget(sensed_request *req, void *arg)
 	if (err == 0)
 		err = host->doc_replace(txn, store.dashboards,
 		                        json_string_value(json_object_get(dash, "oid")), dash);
-	if (err != 0) {
-		host->txn_abort(txn);
-		host->reply_store_error(req, err);
-	} else if ((err = host->txn_commit(txn)) != 0) {
-		host->reply_store_error(req, err);
-	} else {
+	if (txn_end(req, txn, err) == 0)
 		host->reply_empty(req, 204);
-	}
 	json_decref(widget);
 	json_decref(dash);
 }

@@ -47,6 +47,16 @@ void fail_store(struct fail *f, int err, int unique_code)
 	}
 }
 
+void reply_shaped(sensed_request *req, int err, const json_t *body)
+{
+	if (err == SENSED_ENOTFOUND)
+		U.host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
+	else if (err != 0)
+		U.host->reply_store_error(req, err);
+	else
+		U.host->reply_json(req, 200, body);
+}
+
 void reply_not_found(sensed_request *req, int code, const char *type, const char *id)
 {
 	json_t *extra = json_pack("{s:s, s:s?}", "resourceType", type, "resourceName", id);
@@ -239,6 +249,23 @@ int filter_add(json_t *filter, const char *key, json_t *value, struct fail *f)
 	return 0;
 }
 
+int origin_filter(sensed_request *req, json_t *filter, const char *field, struct fail *f)
+{
+	const char *value = U.host->request_query(req, "origin");
+	json_t *cond;
+	if (value == NULL)
+		return 0;
+	if (strcmp(value, "ad") == 0)
+		cond = json_true();
+	else if (strcmp(value, "sisense") == 0)
+		cond = json_pack("{s:b}", "$ne", 1);
+	else {
+		fail_set(f, 400, SENSED_CODE_INVALID_PARAMETER, "origin: ad or sisense");
+		return -1;
+	}
+	return filter_add(filter, field, cond, f);
+}
+
 int ids_filter(sensed_request *req, json_t *filter, struct fail *f)
 {
 	json_t *ids = U.host->request_query_list(req, "ids");
@@ -255,4 +282,15 @@ int ids_filter(sensed_request *req, json_t *filter, struct fail *f)
 		}
 	}
 	return filter_add(filter, "_id", json_pack("{s:O}", "$in", ids), f);
+}
+
+int routes_add(sensed_plugin *self, const struct users_route *routes, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		int err = U.host->route_add(self, routes[i].method, routes[i].pattern,
+		                            routes[i].least_role, routes[i].handler, NULL);
+		if (err != 0)
+			return err;
+	}
+	return 0;
 }

@@ -76,12 +76,21 @@ static int add_members(sensed_txn *txn, json_t *group, const char *id, const cha
 	return err;
 }
 
-static void reply_shape_error(sensed_request *req, int err)
+/* Begin a transaction (`write`) and read group `id` into *group (new reference).  An
+ * absent group is answered here (404, transaction aborted, *txn NULL, SENSED_ENOTFOUND);
+ * on any other error the reply and *txn (NULL when it never began) are the caller's. */
+static int group_begin(sensed_request *req, int write, const char *id, sensed_txn **txn,
+                       json_t **group)
 {
-	if (err == SENSED_ENOTFOUND)
-		U.host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
-	else
-		U.host->reply_store_error(req, err);
+	int err = U.host->txn_begin(write, txn);
+	if (err == 0)
+		err = U.host->doc_get(*txn, U.groups, id, group);
+	if (err == SENSED_ENOTFOUND) {
+		U.host->txn_abort(*txn);
+		*txn = NULL;
+		reply_not_found(req, SENSED_CODE_GROUP_NOT_FOUND, "group", id);
+	}
+	return err;
 }
 
 static int build_group_filter(sensed_request *req, json_t *filter, struct fail *f)
@@ -99,19 +108,8 @@ static int build_group_filter(sensed_request *req, json_t *filter, struct fail *
 		if (filter_add(filter, "roleId", json_string(role ? role->id : value), f) != 0)
 			return -1;
 	}
-	if ((value = U.host->request_query(req, "origin")) != NULL) {
-		json_t *cond;
-		if (strcmp(value, "ad") == 0)
-			cond = json_true();
-		else if (strcmp(value, "sisense") == 0)
-			cond = json_pack("{s:b}", "$ne", 1);
-		else {
-			fail_set(f, 400, SENSED_CODE_INVALID_PARAMETER, "origin: ad or sisense");
-			return -1;
-		}
-		if (filter_add(filter, "ad", cond, f) != 0)
-			return -1;
-	}
+	if (origin_filter(req, filter, "ad", f) != 0)
+		return -1;
 	return ids_filter(req, filter, f);
 }
 
@@ -153,10 +151,7 @@ static void list_groups(sensed_request *req, void *arg)
 		U.host->txn_abort(txn);
 	json_decref(filter);
 	group_shape_free(&shape);
-	if (err != 0)
-		reply_shape_error(req, err);
-	else
-		U.host->reply_json(req, 200, out);
+	reply_shaped(req, err, out);
 	json_decref(out);
 }
 
@@ -169,13 +164,9 @@ static void get_group(sensed_request *req, void *arg)
 	if (!require_object_id(req, id) || group_shape_read(req, &shape) != 0)
 		return;
 	sensed_txn *txn = NULL;
-	int err = U.host->txn_begin(0, &txn);
-	if (err == 0)
-		err = U.host->doc_get(txn, U.groups, id, &group);
+	int err = group_begin(req, 0, id, &txn, &group);
 	if (err == SENSED_ENOTFOUND) {
-		U.host->txn_abort(txn);
 		group_shape_free(&shape);
-		reply_not_found(req, SENSED_CODE_GROUP_NOT_FOUND, "group", id);
 		return;
 	}
 	if (err == 0)
@@ -185,10 +176,7 @@ static void get_group(sensed_request *req, void *arg)
 	if (txn != NULL)
 		U.host->txn_abort(txn);
 	group_shape_free(&shape);
-	if (err != 0)
-		reply_shape_error(req, err);
-	else
-		U.host->reply_json(req, 200, group);
+	reply_shaped(req, err, group);
 	json_decref(group);
 }
 
@@ -283,6 +271,23 @@ static int name_taken(sensed_txn *txn, const json_t *doc, const char *self_id, s
 	return err;
 }
 
+/* End a group write: abort `txn` unless committed (NULL), then reply `doc` (borrowed) with
+ * `status` when err is 0, else *f, or when *f is unset the store error (a taken name as
+ * GROUP_EXISTS). */
+static void reply_group_write(sensed_request *req, sensed_txn *txn, int err, struct fail *f,
+                              int status, const json_t *doc)
+{
+	if (txn != NULL)
+		U.host->txn_abort(txn);
+	if (err != 0) {
+		if (f->status == 0)
+			fail_store(f, err, SENSED_CODE_GROUP_EXISTS);
+		reply_fail(req, f);
+	} else {
+		U.host->reply_json(req, status, doc);
+	}
+}
+
 static json_t *object_body(sensed_request *req)
 {
 	json_t *body = NULL;
@@ -320,15 +325,7 @@ static void post_group(sensed_request *req, void *arg)
 		err = U.host->txn_commit(txn);
 		txn = NULL;
 	}
-	if (txn != NULL)
-		U.host->txn_abort(txn);
-	if (err != 0) {
-		if (f.status == 0)
-			fail_store(&f, err, SENSED_CODE_GROUP_EXISTS);
-		reply_fail(req, &f);
-	} else {
-		U.host->reply_json(req, 201, doc);
-	}
+	reply_group_write(req, txn, err, &f, 201, doc);
 	json_decref(doc);
 }
 
@@ -341,14 +338,9 @@ static void patch_group(sensed_request *req, void *arg)
 	sensed_txn *txn = NULL;
 	if (!require_object_id(req, id))
 		return;
-	int err = U.host->txn_begin(1, &txn);
-	if (err == 0)
-		err = U.host->doc_get(txn, U.groups, id, &stored);
-	if (err == SENSED_ENOTFOUND) {
-		U.host->txn_abort(txn);
-		reply_not_found(req, SENSED_CODE_GROUP_NOT_FOUND, "group", id);
+	int err = group_begin(req, 1, id, &txn, &stored);
+	if (err == SENSED_ENOTFOUND)
 		return;
-	}
 	/* request_json replies itself on bad JSON: leave no transaction open across it. */
 	if (err == 0 && (body = object_body(req)) == NULL) {
 		U.host->txn_abort(txn);
@@ -364,15 +356,7 @@ static void patch_group(sensed_request *req, void *arg)
 		err = U.host->txn_commit(txn);
 		txn = NULL;
 	}
-	if (txn != NULL)
-		U.host->txn_abort(txn);
-	if (err != 0) {
-		if (f.status == 0)
-			fail_store(&f, err, SENSED_CODE_GROUP_EXISTS);
-		reply_fail(req, &f);
-	} else {
-		U.host->reply_json(req, 200, doc);
-	}
+	reply_group_write(req, txn, err, &f, 200, doc);
 	json_decref(stored);
 	json_decref(doc);
 }
@@ -387,14 +371,9 @@ static void delete_group(sensed_request *req, void *arg)
 	sensed_txn *txn = NULL;
 	if (!require_object_id(req, id))
 		return;
-	int err = U.host->txn_begin(1, &txn);
-	if (err == 0)
-		err = U.host->doc_get(txn, U.groups, id, &group);
-	if (err == SENSED_ENOTFOUND) {
-		U.host->txn_abort(txn);
-		reply_not_found(req, SENSED_CODE_GROUP_NOT_FOUND, "group", id);
+	int err = group_begin(req, 1, id, &txn, &group);
+	if (err == SENSED_ENOTFOUND)
 		return;
-	}
 	if (err == 0 && is_system_group(group)) {
 		U.host->txn_abort(txn);
 		json_decref(group);
@@ -444,23 +423,12 @@ static void delete_group(sensed_request *req, void *arg)
 
 int groups_register(sensed_plugin *self)
 {
-	static const struct {
-		unsigned method;
-		const char *pattern;
-		enum sensed_role least_role;
-		sensed_handler handler;
-	} routes[] = {
+	static const struct users_route routes[] = {
 	    {SENSED_GET, "/groups", SENSED_ROLE_CONSUMER, list_groups},
 	    {SENSED_POST, "/groups", SENSED_ROLE_ADMIN, post_group},
 	    {SENSED_GET, "/groups/{id}", SENSED_ROLE_CONSUMER, get_group},
 	    {SENSED_PATCH, "/groups/{id}", SENSED_ROLE_ADMIN, patch_group},
 	    {SENSED_DELETE, "/groups/{id}", SENSED_ROLE_ADMIN, delete_group},
 	};
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		int err = U.host->route_add(self, routes[i].method, routes[i].pattern,
-		                            routes[i].least_role, routes[i].handler, NULL);
-		if (err != 0)
-			return err;
-	}
-	return 0;
+	return routes_add(self, routes, sizeof routes / sizeof routes[0]);
 }

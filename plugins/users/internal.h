@@ -48,6 +48,10 @@ void reply_fail(sensed_request *req, const struct fail *f);
 /* Map a store error into *f (unique violations become `unique_code`, 400). */
 void fail_store(struct fail *f, int err, int unique_code);
 
+/* Reply to a read that was found, shaped (fields/expand) and maybe expanded: 200 `body`
+ * (borrowed) when err is 0; SENSED_ENOTFOUND (the store's answer to an unknown expand)
+ * 404 INVALID_EXPAND; anything else the store error. */
+void reply_shaped(sensed_request *req, int err, const json_t *body);
 /* 404 with resourceType/resourceName. */
 void reply_not_found(sensed_request *req, int code, const char *type, const char *id);
 /* Replies 422/601 and returns 0 when `id` is not a 24-hex ObjectId; 1 when it is. */
@@ -79,8 +83,21 @@ int expand_split(const char *expand, const char *own, char **store_out, int *own
 json_t *lower_string(const char *s);
 /* Add `key`: `value` (stolen; NULL means out of memory) to `filter`: 0, or -1 with *f set. */
 int filter_add(json_t *filter, const char *key, json_t *value, struct fail *f);
+/* The origin query parameter (ad | sisense), when present, as a condition on the boolean
+ * `field` (true for ad, not true for sisense): 0, or -1 with *f set (400 on another value). */
+int origin_filter(sensed_request *req, json_t *filter, const char *field, struct fail *f);
 /* The ids query parameter as {"_id": {"$in": [...]}}, each id checked (422/601): 0 or -1. */
 int ids_filter(sensed_request *req, json_t *filter, struct fail *f);
+
+/* One route of this plugin: `handler` for `method` `pattern`, callers of `least_role` up. */
+struct users_route {
+	unsigned method;
+	const char *pattern;
+	enum sensed_role least_role;
+	sensed_handler handler;
+};
+/* Add `count` routes in order; the first route_add error stops and is returned. */
+int routes_add(sensed_plugin *self, const struct users_route *routes, size_t count);
 
 int users_register(sensed_plugin *self);
 int groups_register(sensed_plugin *self);

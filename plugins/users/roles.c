@@ -12,12 +12,7 @@ static void list_roles(sensed_request *req, void *arg)
 	if (U.host->request_list_query(req, &q) != 0)
 		return;
 	int err = U.host->find(NULL, U.roles, &q, &roles);
-	if (err == SENSED_ENOTFOUND)
-		U.host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
-	else if (err != 0)
-		U.host->reply_store_error(req, err);
-	else
-		U.host->reply_json(req, 200, roles);
+	reply_shaped(req, err, roles);
 	json_decref(roles);
 }
 
@@ -69,13 +64,10 @@ static void license_info(sensed_request *req, void *arg)
 
 int roles_register(sensed_plugin *self)
 {
-	int err;
-	if ((err = U.host->route_add(self, SENSED_GET, "/api/roles", SENSED_ROLE_CONSUMER,
-	                             list_roles, NULL)) ||
-	    (err = U.host->route_add(self, SENSED_GET, "/api/roles/{idOrName}",
-	                             SENSED_ROLE_CONSUMER, get_role, NULL)) ||
-	    (err = U.host->route_add(self, SENSED_GET, "/account/get_license_info",
-	                             SENSED_ROLE_ADMIN, license_info, NULL)))
-		return err;
-	return 0;
+	static const struct users_route routes[] = {
+	    {SENSED_GET, "/api/roles", SENSED_ROLE_CONSUMER, list_roles},
+	    {SENSED_GET, "/api/roles/{idOrName}", SENSED_ROLE_CONSUMER, get_role},
+	    {SENSED_GET, "/account/get_license_info", SENSED_ROLE_ADMIN, license_info},
+	};
+	return routes_add(self, routes, sizeof routes / sizeof routes[0]);
 }

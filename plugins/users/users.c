@@ -948,19 +948,8 @@ static int build_user_filter(sensed_request *req, json_t *filter, struct fail *f
 		               f) != 0)
 			return -1;
 	}
-	if ((value = U.host->request_query(req, "origin")) != NULL) {
-		json_t *cond;
-		if (strcmp(value, "ad") == 0)
-			cond = json_true();
-		else if (strcmp(value, "sisense") == 0)
-			cond = json_pack("{s:b}", "$ne", 1);
-		else {
-			fail_set(f, 400, SENSED_CODE_INVALID_PARAMETER, "origin: ad or sisense");
-			return -1;
-		}
-		if (filter_add(filter, "activeDirectory", cond, f) != 0)
-			return -1;
-	}
+	if (origin_filter(req, filter, "activeDirectory", f) != 0)
+		return -1;
 	return ids_filter(req, filter, f);
 }
 
@@ -985,23 +974,13 @@ static void list_users(sensed_request *req, void *arg)
 	q.filter = filter;
 	int err = U.host->find(NULL, U.users, &q, &out);
 	json_decref(filter);
-	if (err == SENSED_ENOTFOUND)
-		U.host->reply_error(req, 404, SENSED_CODE_INVALID_EXPAND, NULL);
-	else if (err != 0)
-		U.host->reply_store_error(req, err);
-	else
-		U.host->reply_json(req, 200, out);
+	reply_shaped(req, err, out);
 	json_decref(out);
 }
 
 int users_register(sensed_plugin *self)
 {
-	static const struct {
-		unsigned method;
-		const char *pattern;
-		enum sensed_role least_role;
-		sensed_handler handler;
-	} routes[] = {
+	static const struct users_route routes[] = {
 	    {SENSED_GET, "/users", SENSED_ROLE_ADMIN, list_users},
 	    {SENSED_POST, "/users", SENSED_ROLE_ADMIN, post_user},
 	    {SENSED_POST, "/users/bulk", SENSED_ROLE_ADMIN, post_users_bulk},
@@ -1009,11 +988,5 @@ int users_register(sensed_plugin *self)
 	    {SENSED_PATCH, "/users/{id}", SENSED_ROLE_CONSUMER, patch_user},
 	    {SENSED_DELETE, "/users/{id}", SENSED_ROLE_ADMIN, delete_user},
 	};
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-		int err = U.host->route_add(self, routes[i].method, routes[i].pattern,
-		                            routes[i].least_role, routes[i].handler, NULL);
-		if (err != 0)
-			return err;
-	}
-	return 0;
+	return routes_add(self, routes, sizeof routes / sizeof routes[0]);
 }
