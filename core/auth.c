@@ -669,8 +669,9 @@ static int token_from_header(const char *authorization, struct jwt_claims *claim
 	const char *token = bearer_token(authorization);
 	if (token == NULL)
 		return SENSED_EINVAL;
-	if (jwt_verify(auth.jwt_key, token, claims) != 0)
-		return SENSED_EINVAL;
+	int err = jwt_verify(auth.jwt_key, token, claims);
+	if (err != 0)
+		return err == SENSED_ENOMEM ? err : SENSED_EINVAL;
 	token_id_of(claims->api_secret, token_id);
 	return 0;
 }
@@ -764,8 +765,9 @@ static int token_from_header_cached(struct resolve_cache *cache, const char *aut
 		return token_from_header(authorization, claims, token_id);
 	slot = &cache->tokens[string_hash(token, len) % RESOLVE_CACHE_SLOTS];
 	if (strcmp(slot->token, token) != 0) {
-		if (token_from_header(authorization, claims, token_id) != 0)
-			return SENSED_EINVAL;
+		int err = token_from_header(authorization, claims, token_id);
+		if (err != 0)
+			return err;
 		memcpy(slot->token, token, len + 1);
 		slot->claims = *claims;
 		memcpy(slot->token_id, token_id, 25);
@@ -792,9 +794,10 @@ static int user_of_bytes(struct resolve_cache *cache, const char *id, const char
 		*role = slot->role;
 		return 0;
 	}
+	/* Bytes the core stored: failing to parse them means out of memory. */
 	parsed = json_loadb(bytes, len, 0, NULL);
 	if (parsed == NULL)
-		return SENSED_ESTORE;
+		return SENSED_ENOMEM;
 	*role = user_is_active(parsed)
 	            ? role_of_id(json_string_value(json_object_get(parsed, "roleId")))
 	            : -1;
@@ -828,10 +831,11 @@ int auth_resolve(sensed_request *req, const char *authorization)
 		return SENSED_EINVAL;
 	if (authorization == NULL)
 		return SENSED_ENOTFOUND;
-	if (token_from_header_cached(cache, authorization, &claims, token_id) != 0)
-		return SENSED_EINVAL;
+	err = token_from_header_cached(cache, authorization, &claims, token_id);
+	if (err != 0)
+		return err == SENSED_ENOMEM ? err : SENSED_EINVAL;
 	if (store_txn_begin(0, &txn) != 0)
-		return SENSED_EINVAL;
+		return SENSED_ENOMEM;
 	/* The signature binds user and apiSecret; the record's existence says "not revoked". */
 	err = store_doc_get_raw(txn, auth.tokens, token_id, &record_bytes, &record_len);
 	if (err == 0)
@@ -841,7 +845,7 @@ int auth_resolve(sensed_request *req, const char *authorization)
 	store_txn_abort(txn);
 	if (err != 0 || role < 0) {
 		json_decref(user);
-		return SENSED_EINVAL;
+		return err == SENSED_ENOMEM ? err : SENSED_EINVAL;
 	}
 	json_decref(req->user);
 	req->user = user;
@@ -1152,8 +1156,13 @@ static int login_lookup(sensed_request *req, const char *username, struct login_
 	err = find_login_user(txn, username, &user);
 	if (err == 0 && user_is_active(user)) {
 		const char *id = json_string_value(json_object_get(user, "_id"));
-		if (id != NULL && object_id_valid(id) &&
-		    store_doc_get(txn, auth.secrets, id, &secrets) == 0) {
+		int got = id != NULL && object_id_valid(id)
+		              ? store_doc_get(txn, auth.secrets, id, &secrets)
+		              : SENSED_ENOTFOUND;
+		/* Out of memory is not "no password": the login fails with 503, not 401. */
+		if (got != 0 && got != SENSED_ENOTFOUND)
+			err = got;
+		if (got == 0) {
 			const char *hash = json_string_value(json_object_get(secrets, "hash"));
 			if (hash != NULL && strlen(hash) < sizeof job->hash) {
 				memcpy(job->user_id, id, 25);

@@ -22,7 +22,8 @@ int auth_register_routes(sensed_plugin *core, const sensed_host *host);
 /* Resolve an Authorization header value ("Bearer <jwt>", NULL when absent) into the
  * request's user_id, role and user (see struct sensed_request).  Returns 0 when signed
  * in, SENSED_ENOTFOUND when there is no token, SENSED_EINVAL when the token is malformed,
- * tampered, revoked or its user is gone or inactive.  Any loop thread. */
+ * tampered, revoked or its user is gone or inactive, SENSED_ENOMEM when it could not be
+ * checked (out of memory, store unavailable: answer 503, not 401).  Any loop thread. */
 int auth_resolve(sensed_request *req, const char *authorization);
 /* Role of a role document's name ("admin" -> SENSED_ROLE_ADMIN); -1 if unknown. */
 int auth_role_from_name(const char *name);

@@ -383,6 +383,14 @@ int request_json(sensed_request *req, json_t **body)
 	}
 	json_error_t err;
 	json_t *parsed = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &err);
+	/* jansson reports some allocation failures as syntax errors (or with no text): a
+	 * body refused once is parsed again before the client is blamed. */
+	if (!parsed)
+		parsed = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &err);
+	if (!parsed && (!err.text[0] || json_error_code(&err) == json_error_out_of_memory)) {
+		reply_error(req, 503, SENSED_CODE_UNAVAILABLE, NULL);
+		return SENSED_ENOMEM;
+	}
 	if (!parsed) {
 		char message[256];
 		snprintf(message, sizeof(message), "Invalid JSON body: %s", err.text);
@@ -909,7 +917,12 @@ static void run_route(sensed_request *req, struct evkeyvalq *in_headers)
 		return;
 	}
 	const char *authorization = evhttp_find_header(in_headers, "Authorization");
-	int signed_in = authorization ? auth_resolve(req, authorization) == 0 : 0;
+	int resolved = authorization ? auth_resolve(req, authorization) : SENSED_ENOTFOUND;
+	if (resolved == SENSED_ENOMEM) {
+		reply_error(req, 503, SENSED_CODE_UNAVAILABLE, NULL);
+		return;
+	}
+	int signed_in = resolved == 0;
 	/* A scoped token opens only the routes of its scope, and those only it. */
 	if (signed_in && strcmp(req->token_scope, route->scope ? route->scope : "") != 0)
 		signed_in = 0;
@@ -957,6 +970,14 @@ void request_dispatch(struct evhttp_request *ev, void *arg)
 	struct worker *w = arg;
 	sensed_request *req = calloc(1, sizeof(*req));
 	if (!req) {
+		/* No request to reply through: the envelope by hand (reply_error's shape). */
+		static const char body[] =
+		    "{\"error\":{\"code\":1006,\"message\":\"Service "
+		    "unavailable, retry later\",\"status\":503,\"httpMessage\":"
+		    "\"Service Unavailable\"}}";
+		evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type",
+		                  "application/json");
+		evbuffer_add(evhttp_request_get_output_buffer(ev), body, sizeof(body) - 1);
 		evhttp_send_reply(ev, 503, "Service Unavailable", NULL);
 		return;
 	}
