@@ -20,9 +20,10 @@
  * Error convention: functions returning int return 0 on success and a negative
  * SENSED_E* code on failure; host->strerror() names the code.
  *
- * Threads: handlers, route registration and store calls run on the event-loop thread
- * that owns the request, unless stated otherwise.  Only the members marked
- * "any thread" may be called from a job running on the worker pool.
+ * Threads: handlers and route registration run on the event-loop thread that owns the
+ * request.  Only the members marked "any thread" may be called from a job running on the
+ * worker pool or from a thread of the plugin's own; the document store's members after
+ * init (transactions, documents, queries) are such members.
  */
 #ifndef SENSED_PLUGIN_H
 #define SENSED_PLUGIN_H
@@ -288,7 +289,8 @@ struct sensed_host {
 
 	/* ---- Document store.  Collections are global by name: two plugins that open
 	 * "users" share it.  Documents are JSON objects keyed by "_id" (a 24-hex ObjectId
-	 * assigned on insert when absent). */
+	 * assigned on insert when absent).  After init every store member is "any thread": a
+	 * transaction belongs to the thread that began it, and a thread holds at most one. */
 	/* Open (creating if needed) a collection.  Only during init(). */
 	int (*collection_open)(sensed_plugin *self, const char *name, sensed_collection **out);
 	/* Declare a secondary index on a field or dotted path.  Only during init().  Existing
