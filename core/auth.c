@@ -3,6 +3,7 @@
 #include "auth_private.h"
 #include "config.h"
 #include "errors.h"
+#include "json_load.h"
 #include "jwt.h"
 #include "log.h"
 #include "request.h"
@@ -795,7 +796,7 @@ static int user_of_bytes(struct resolve_cache *cache, const char *id, const char
 		return 0;
 	}
 	/* Bytes the core stored: failing to parse them means out of memory. */
-	parsed = json_loadb(bytes, len, 0, NULL);
+	parsed = json_load_checked(bytes, len, 0, NULL);
 	if (parsed == NULL)
 		return SENSED_ENOMEM;
 	*role = user_is_active(parsed)

@@ -1,5 +1,6 @@
 #include "jwt.h"
 
+#include "json_load.h"
 #include "sensed/plugin.h"
 
 #include <jansson.h>
@@ -132,49 +133,58 @@ static int decode_segment(const char *start, size_t len, unsigned char *buf, siz
 	return end == start + len ? 0 : -1;
 }
 
-static json_t *decode_json_segment(const char *start, size_t len)
+/* Decode one base64url segment holding a JSON object into *doc (a new reference).
+ * SENSED_EINVAL when it is not one, SENSED_ENOMEM when memory ran out while parsing. */
+static int decode_json_segment(const char *start, size_t len, json_t **doc)
 {
 	unsigned char buf[JWT_SEGMENT_MAX];
+	json_error_t error;
 	size_t bin_len;
 
+	*doc = NULL;
 	if (decode_segment(start, len, buf, sizeof buf, &bin_len) != 0)
-		return NULL;
-	json_t *doc = json_loadb((const char *)buf, bin_len, JSON_REJECT_DUPLICATES, NULL);
-	/* jansson cannot tell an allocation failure from bad JSON: a second try before a
-	 * valid token is refused (as invalid: 401) for a passing shortage. */
-	if (doc == NULL)
-		doc = json_loadb((const char *)buf, bin_len, JSON_REJECT_DUPLICATES, NULL);
-	if (doc != NULL && !json_is_object(doc)) {
-		json_decref(doc);
-		return NULL;
+		return SENSED_EINVAL;
+	*doc = json_load_checked((const char *)buf, bin_len, JSON_REJECT_DUPLICATES, &error);
+	if (*doc == NULL)
+		return json_error_code(&error) == json_error_out_of_memory ? SENSED_ENOMEM
+		                                                           : SENSED_EINVAL;
+	if (!json_is_object(*doc)) {
+		json_decref(*doc);
+		*doc = NULL;
+		return SENSED_EINVAL;
 	}
-	return doc;
+	return 0;
 }
 
-static int header_acceptable(const char *start, size_t len)
+/* 0 for {"alg": "HS256"[, "typ": "JWT"]}, else SENSED_EINVAL or SENSED_ENOMEM. */
+static int header_check(const char *start, size_t len)
 {
-	json_t *header = decode_json_segment(start, len);
-	if (header == NULL)
-		return 0;
+	json_t *header;
+	int err = decode_json_segment(start, len, &header);
+
+	if (err != 0)
+		return err;
 	const char *alg = json_string_value(json_object_get(header, "alg"));
 	json_t *typ = json_object_get(header, "typ");
 	int ok =
 	    alg != NULL && strcmp(alg, "HS256") == 0 &&
 	    (typ == NULL || (json_is_string(typ) && strcmp(json_string_value(typ), "JWT") == 0));
 	json_decref(header);
-	return ok;
+	return ok ? 0 : SENSED_EINVAL;
 }
 
 static int payload_claims(const char *start, size_t len, struct jwt_claims *out)
 {
-	json_t *payload = decode_json_segment(start, len);
-	if (payload == NULL)
-		return SENSED_EINVAL;
+	json_t *payload;
+	int err = decode_json_segment(start, len, &payload);
+
+	if (err != 0)
+		return err;
 	const char *user = json_string_value(json_object_get(payload, "user"));
 	const char *secret = json_string_value(json_object_get(payload, "apiSecret"));
 	json_t *iat = json_object_get(payload, "iat");
 	json_t *scope = json_object_get(payload, "scope");
-	int err = SENSED_EINVAL;
+	err = SENSED_EINVAL;
 	if (user != NULL && secret != NULL && json_is_integer(iat) && jwt_is_hex(user, 24) &&
 	    jwt_is_hex(secret, JWT_API_SECRET_HEX) && json_integer_value(iat) >= 0 &&
 	    (scope == NULL ||
@@ -215,8 +225,9 @@ int jwt_verify(const unsigned char key[JWT_KEY_BYTES], const char *token, struct
 	if (dots != 2 || dot[0] == token || dot[1] == dot[0] + 1 || dot[1] + 1 == token + len)
 		return SENSED_EINVAL;
 
-	if (!header_acceptable(token, (size_t)(dot[0] - token)))
-		return SENSED_EINVAL;
+	int err = header_check(token, (size_t)(dot[0] - token));
+	if (err != 0)
+		return err;
 	const char *sig = dot[1] + 1;
 	if (decode_segment(sig, (size_t)(token + len - sig), given, sizeof given, &given_len) !=
 	        0 ||

@@ -2,6 +2,7 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
+#include "json_load.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "pool.h"
@@ -439,6 +440,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	int rc;
 
+	json_alloc_install();
 	json_object_seed(0);
 	if (argc > 1 && !strcmp(argv[1], "backup"))
 		return run_backup(argc, argv);

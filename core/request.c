@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "config.h"
 #include "errors.h"
+#include "json_load.h"
 #include "log.h"
 #include "plugin_loader.h"
 #include "pool.h"
@@ -382,11 +383,12 @@ int request_json(sensed_request *req, json_t **body)
 		return 0;
 	}
 	json_error_t err;
-	json_t *parsed = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &err);
-	/* jansson reports some allocation failures as syntax errors (or with no text): a
-	 * body refused once is parsed again before the client is blamed. */
+	json_t *parsed = json_load_checked(bytes, len, JSON_REJECT_DUPLICATES, &err);
+	/* Without the core's allocator (json_alloc_install) jansson reports some allocation
+	 * failures as syntax errors (or with no text): a body refused once is parsed again
+	 * before the client is blamed. */
 	if (!parsed)
-		parsed = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, &err);
+		parsed = json_load_checked(bytes, len, JSON_REJECT_DUPLICATES, &err);
 	if (!parsed && (!err.text[0] || json_error_code(&err) == json_error_out_of_memory)) {
 		reply_error(req, 503, SENSED_CODE_UNAVAILABLE, NULL);
 		return SENSED_ENOMEM;

@@ -11,6 +11,7 @@
 #include "store.h"
 
 #include "filter.h"
+#include "json_load.h"
 #include "store_internal.h"
 
 #include <errno.h>
@@ -577,8 +578,11 @@ static int doc_load(sensed_txn *txn, sensed_collection *coll, const char *id, js
 	*out = NULL;
 	if (rc != 0)
 		return from_mdb(rc, txn);
-	*out = json_loadb(data.mv_data, data.mv_size, 0, &error);
-	return *out ? 0 : SENSED_ESTORE;
+	*out = json_load_checked(data.mv_data, data.mv_size, 0, &error);
+	if (*out == NULL)
+		return json_error_code(&error) == json_error_out_of_memory ? SENSED_ENOMEM
+		                                                           : SENSED_ESTORE;
+	return 0;
 }
 
 static int doc_has_value(const json_t *doc, const char *path, const json_t *value)
@@ -913,14 +917,16 @@ static int build_index_body(sensed_txn *txn, void *arg)
 	rc = mdb_cursor_get(cursor, &key, &data, MDB_FIRST);
 	while (rc == 0) {
 		json_error_t error;
-		json_t *doc = json_loadb(data.mv_data, data.mv_size, 0, &error);
+		json_t *doc = json_load_checked(data.mv_data, data.mv_size, 0, &error);
 		struct key_list keys;
 		char id[ID_LEN];
 		int result;
 
 		if (doc == NULL || key.mv_size != ID_LEN) {
 			json_decref(doc);
-			rc = SENSED_ESTORE;
+			rc = doc == NULL && json_error_code(&error) == json_error_out_of_memory
+			         ? SENSED_ENOMEM
+			         : SENSED_ESTORE;
 			break;
 		}
 		memcpy(id, key.mv_data, ID_LEN);
@@ -1241,10 +1247,11 @@ static int visit_bytes(const MDB_val *data, const struct filter *filter, match_v
                        void *ctx)
 {
 	json_error_t error;
-	json_t *doc = json_loadb(data->mv_data, data->mv_size, 0, &error);
+	json_t *doc = json_load_checked(data->mv_data, data->mv_size, 0, &error);
 
 	if (doc == NULL)
-		return SENSED_ESTORE;
+		return json_error_code(&error) == json_error_out_of_memory ? SENSED_ENOMEM
+		                                                           : SENSED_ESTORE;
 	examined_add();
 	if (!filter_match(filter, doc)) {
 		json_decref(doc);

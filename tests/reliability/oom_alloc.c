@@ -5,8 +5,10 @@
  * (the core's own allocations come here) and --wrap=request_dispatch,request_run_job (a
  * request arms the injection).  A constructor installs the same allocator as jansson's
  * (json_set_alloc_funcs) and libevent's (event_set_mem_functions) before main, so JSON
- * values and evhttp's buffers and headers are counted too.  Plugins' direct malloc calls
- * are not (they resolve to libc in their own objects); their jansson values are.
+ * values and evhttp's buffers and headers are counted too (main then installs the core's
+ * counting allocator, core/json_load.c, whose malloc is wrapped like the core's own).  Plugins'
+ * direct malloc calls are not (they resolve to libc in their own objects); their jansson values
+ * are.
  *
  * A request with the header "X-Sensed-Fail-Allocation: N" fails the Nth counted
  * allocation made on its behalf, and only that one: those on the loop thread during

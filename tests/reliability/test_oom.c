@@ -31,7 +31,9 @@ static void oom_start(struct oom_run *run)
 	cr_assert(fd >= 0);
 	close(fd);
 	setenv("SENSED_OOM_LOG", run->log_path, 1);
-	run->s = server_start(&(struct server_options){.extra_config = "{\"accessLog\": false}"});
+	/* The login loop logs in twice a round: no per-minute cap on this loopback client. */
+	run->s = server_start(&(struct server_options){
+	    .extra_config = "{\"accessLog\": false, \"loginRatePerMinute\": 1000000}"});
 	run->log_fd = open(run->log_path, O_RDONLY | O_CLOEXEC);
 	cr_assert(run->log_fd >= 0);
 	run->log = calloc(1, 1);
@@ -177,9 +179,9 @@ static json_t *baseline_of(struct oom_run *run, const struct oom_case *c)
 	return copy;
 }
 
-/* Disabled until fixed: failing allocation 23 answers 200 with a group missing fields
- * (an allocation failure swallowed on the read/projection path; see README.md). */
-Test(oom, get_stored_document, .timeout = 240, .disabled = true)
+/* Was: failing allocation 23 answered 200 with a group missing fields (jansson dropped a
+ * byte of the stored document's roleId, so "role" no longer expanded; see README.md). */
+Test(oom, get_stored_document, .timeout = 240)
 {
 	struct oom_run run;
 	oom_start(&run);
@@ -217,9 +219,9 @@ Test(oom, post_writes_document, .timeout = 240)
 	oom_stop(&run);
 }
 
-/* Disabled until fixed: failing allocation 10 answers 401 "Invalid username or
- * password" (an allocation failure read as "no such user" in the lookup; see README.md). */
-Test(oom, login, .timeout = 240, .disabled = true)
+/* Was: failing allocation 10 answered 401 "Invalid username or password" (jansson dropped
+ * a byte of the body's username; see README.md). */
+Test(oom, login, .timeout = 240)
 {
 	struct oom_run run;
 	oom_start(&run);
