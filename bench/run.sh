@@ -6,8 +6,9 @@
 #                                 printing the server's RSS after each slice, then stop
 # Prints req/s, p50/p99 latency and the ratio to nginx (the last nginx case above it); writes
 # bench/results/<date>.txt.  Cases: public status, one document, an indexed list at 10k and
-# 100k documents, durable and non-durable writes, 1 vs 2 workers, json-server (npm, installed
-# into the temp dir) on the same requests, and the server's RSS idle / under load.
+# 100k documents, durable writes (one commit each, group commit) and non-durable writes, 1 vs 2
+# workers, json-server (npm, installed into the temp dir) on the same requests, and the
+# server's RSS idle / under load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 soak=0
@@ -124,7 +125,8 @@ seed 90000 10000 $port
 run_wrk "sensed GET list ?key= (indexed, 100k docs)" "$api/bench/documents?key=k5000" "Authorization: Bearer $token"
 rss_100k=$(rss_kb $main_pid)
 
-# ---- Durable writes: POST /bench/documents, fsync per commit (durable) vs MDB_NOSYNC.
+# ---- Durable writes: POST /bench/documents, fsync per commit (durable), one fsync per batch
+# (group commit: ?commit=group, the committer thread batches queued writes) vs MDB_NOSYNC.
 cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"key":"w","title":"write benchmark","desc":"$(printf 'x%.0s' $(seq 200))"}'
@@ -136,6 +138,7 @@ run_wrk_post() { # name url
   results+=("$1|$(awk '/Requests\/sec/ {print $2}' <<<"$out")|$(awk '$1=="50%" {print $2}' <<<"$out")|$(awk '$1=="99%" {print $2}' <<<"$out")|$(grep -Eo 'Non-2xx or 3xx responses: [0-9]+' <<<"$out" | awk '{print $NF}' || true)")
 }
 run_wrk_post "sensed POST document (durable: fsync/commit)" "$api/bench/documents"
+run_wrk_post "sensed POST document (durable, group commit)" "$api/bench/documents?commit=group"
 start_sensed 18083 1 false 0
 nosync_token=$(curl -sf -X POST "http://127.0.0.1:18083/api/v1/authentication/login" -H 'Content-Type: application/json' \
         -d "{\"username\":\"$email\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

@@ -265,6 +265,8 @@ static const sensed_host host_table = {
     .tokens_revoke_scoped = auth_tokens_revoke_scoped,
     .route_add_scoped = host_route_add_scoped,
     .routes_list = host_routes_list,
+    /* ABI 1.3 */
+    .write_job = request_write_job,
 };
 
 const sensed_host *plugin_host(void)

@@ -10,11 +10,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-struct pool_job {
-	void (*work)(void *);
+struct pool_completion {
+	struct event *finished; /* on the loop that receives the result */
 	void (*done)(void *);
 	void *arg;
-	struct event *finished; /* on the submitting loop */
+};
+
+struct pool_job {
+	void (*work)(void *);
+	void *arg;
+	struct pool_completion *completion;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -25,14 +30,44 @@ static pthread_t *threads;
 static int thread_count;
 static int stopping;
 
-static void job_finished(evutil_socket_t fd, short what, void *arg)
+static void completion_run(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	struct pool_job *job = arg;
-	event_free(job->finished);
-	job->done(job->arg);
-	free(job);
+	struct pool_completion *c = arg;
+	event_free(c->finished);
+	c->done(c->arg);
+	free(c);
+}
+
+struct pool_completion *pool_completion_new(struct event_base *loop, void (*done)(void *),
+                                            void *arg)
+{
+	struct pool_completion *c = malloc(sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->done = done;
+	c->arg = arg;
+	c->finished = event_new(loop, -1, 0, completion_run, c);
+	if (!c->finished) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void pool_completion_fire(struct pool_completion *c)
+{
+	event_active(c->finished, EV_TIMEOUT, 0);
+}
+
+void pool_completion_free(struct pool_completion *c)
+{
+	if (c) {
+		event_free(c->finished);
+		free(c);
+	}
 }
 
 static void *pool_thread(void *unused)
@@ -51,7 +86,8 @@ static void *pool_thread(void *unused)
 		queue_len--;
 		pthread_mutex_unlock(&lock);
 		job->work(job->arg);
-		event_active(job->finished, EV_TIMEOUT, 0);
+		pool_completion_fire(job->completion);
+		free(job);
 	}
 }
 
@@ -103,17 +139,16 @@ int pool_submit(struct event_base *loop, void (*work)(void *), void (*done)(void
 	if (!job)
 		return SENSED_ENOMEM;
 	job->work = work;
-	job->done = done;
 	job->arg = arg;
-	job->finished = event_new(loop, -1, 0, job_finished, job);
-	if (!job->finished) {
+	job->completion = pool_completion_new(loop, done, arg);
+	if (!job->completion) {
 		free(job);
 		return SENSED_ENOMEM;
 	}
 	pthread_mutex_lock(&lock);
 	if (!queue || stopping || queue_len == queue_cap) {
 		pthread_mutex_unlock(&lock);
-		event_free(job->finished);
+		pool_completion_free(job->completion);
 		free(job);
 		return SENSED_EBUSY;
 	}

@@ -15,4 +15,14 @@ void pool_stop(void);
  * Thread: the thread running `loop`. */
 int pool_submit(struct event_base *loop, void (*work)(void *), void (*done)(void *), void *arg);
 
+/* The completion path, for other threads that hand results back (the store's committer):
+ * `done(arg)` runs on `loop`'s thread after pool_completion_fire, then the completion is
+ * freed.  new and free (a completion never fired): the loop's thread.  fire: any thread,
+ * exactly once.  NULL when out of memory. */
+struct pool_completion;
+struct pool_completion *pool_completion_new(struct event_base *loop, void (*done)(void *),
+                                            void *arg);
+void pool_completion_fire(struct pool_completion *c);
+void pool_completion_free(struct pool_completion *c);
+
 #endif

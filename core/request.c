@@ -16,6 +16,7 @@
 #include "sensed_features.h"
 #include "server.h"
 #include "server_internal.h"
+#include "store.h"
 #include "translations.h"
 
 #include <ctype.h>
@@ -700,6 +701,67 @@ int request_run_job(sensed_request *req, sensed_job_work work, sensed_job_done d
 	if (rc) {
 		free(job);
 		return rc;
+	}
+	req->in_job = 1;
+	return 0;
+}
+
+/* A group-commit write: the work runs on the store's committer; the committer hands the
+ * result back through the pool's completion path, so done runs on the request's loop. */
+struct request_write {
+	sensed_request *req;
+	int (*work)(sensed_txn *txn, void *arg);
+	void (*done)(sensed_request *req, void *arg, int err);
+	void *arg;
+	int err;
+	struct pool_completion *completion;
+};
+
+static int write_work(sensed_txn *txn, void *arg)
+{
+	struct request_write *w = arg;
+	return w->work(txn, w->arg);
+}
+
+/* Committer thread: the batch is on disk. */
+static void write_committed(void *arg, int err)
+{
+	struct request_write *w = arg;
+	w->err = err;
+	pool_completion_fire(w->completion);
+}
+
+static void write_done(void *arg)
+{
+	struct request_write *w = arg;
+	sensed_request *req = w->req;
+	req->in_job = 0;
+	w->done(req, w->arg, w->err);
+	free(w);
+	if (!req->replied)
+		reply_error(req, 500, SENSED_CODE_INTERNAL, "The write finished without a reply");
+	request_finish(req);
+}
+
+int request_write_job(sensed_request *req, int (*work)(sensed_txn *txn, void *arg),
+                      void (*done)(sensed_request *req, void *arg, int err), void *arg)
+{
+	if (!req || !work || !done || req->replied || req->in_job || !req->worker)
+		return SENSED_EINVAL;
+	struct request_write *w = malloc(sizeof(*w));
+	if (!w)
+		return SENSED_ENOMEM;
+	*w = (struct request_write){.req = req, .work = work, .done = done, .arg = arg};
+	w->completion = pool_completion_new(req->worker->base, write_done, w);
+	if (!w->completion) {
+		free(w);
+		return SENSED_ENOMEM;
+	}
+	int rc = store_write_submit(write_work, w, write_committed, w);
+	if (rc) {
+		pool_completion_free(w->completion);
+		free(w);
+		return rc == SENSED_ESTATE ? SENSED_EBUSY : rc;
 	}
 	req->in_job = 1;
 	return 0;

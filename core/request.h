@@ -67,6 +67,9 @@ void reply_bytes(sensed_request *req, int status, const char *content_type, cons
 int reply_document(sensed_request *req, sensed_collection *coll, const char *id,
                    const sensed_query *q);
 int request_run_job(sensed_request *req, sensed_job_work work, sensed_job_done done, void *arg);
+/* SDK member write_job: the request is held, as by run_job, until done has run. */
+int request_write_job(sensed_request *req, int (*work)(sensed_txn *txn, void *arg),
+                      void (*done)(sensed_request *req, void *arg, int err), void *arg);
 
 /* Replace the allowed CORS origins (SDK member cors_set); cors_shutdown() frees them when
  * the server stops.  Until the first cors_set the configuration's "cors" applies. */

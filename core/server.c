@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "request.h"
 #include "server_internal.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -510,6 +511,7 @@ int server_run(const struct config *cfg)
 	/* A job still running past the grace period hands its result to a loop with
 	 * event_active: join the pool while the loops' bases still exist. */
 	pool_stop();
+	store_writes_stop(); /* the same for group-commit writes */
 	for (int i = 0; i < n; i++)
 		worker_free(&workers[i]);
 	free(workers);

@@ -64,9 +64,11 @@ struct sensed_txn {
 	int write;
 	int map_full;             /* LMDB reported MDB_MAP_FULL: grow when the txn ends */
 	size_t map_size_at_begin; /* so two threads hitting MAP_FULL grow only once */
+	int nested;               /* a group-commit work's child txn: the committer ends it */
 };
 
 size_t store_docs_examined;
+size_t store_group_commits;
 
 static MDB_env *g_env;
 static struct store_options g_options;
@@ -77,6 +79,9 @@ static size_t g_collection_count;
 /* Transactions this thread holds: it must not wait for the map lock's write side while
  * it holds the read side. */
 static _Thread_local int tl_txns_open;
+/* Set on the committer thread while a work runs: a transaction of its own would wait for
+ * LMDB's writer lock, which the committer itself holds. */
+static _Thread_local int tl_in_work;
 
 static void examined_add(void)
 {
@@ -149,7 +154,7 @@ static int txn_open(int write, sensed_txn **out)
 	int rc;
 
 	*out = NULL;
-	if (g_env == NULL)
+	if (g_env == NULL || tl_in_work)
 		return SENSED_ESTATE;
 	txn = calloc(1, sizeof(*txn));
 	if (txn == NULL)
@@ -206,7 +211,7 @@ int store_txn_commit(sensed_txn *txn)
 	int rc, map_full;
 	size_t seen;
 
-	if (txn == NULL)
+	if (txn == NULL || txn->nested)
 		return SENSED_EINVAL;
 	if (txn->write) {
 		rc = mdb_txn_commit(txn->mdb); /* frees the txn even on failure */
@@ -230,7 +235,7 @@ void store_txn_abort(sensed_txn *txn)
 	int map_full;
 	size_t seen;
 
-	if (txn == NULL)
+	if (txn == NULL || txn->nested)
 		return;
 	mdb_txn_abort(txn->mdb);
 	txn_release(txn, &map_full, &seen);
@@ -269,6 +274,176 @@ static int run_in_txn(sensed_txn *txn, int write, txn_body body, void *arg)
 		if (rc != 0)
 			return rc;
 	}
+}
+
+/* ---- Group commit ------------------------------------------------------------------
+ *
+ * One committer thread (started by the first store_write_submit, joined by
+ * store_writes_stop) takes up to COMMIT_BATCH queued works, runs each in a child of one
+ * write transaction (a failing work's child is aborted alone) and commits the batch once:
+ * with durable, one fsync for the whole batch.  Only then are the results handed back. */
+
+#define COMMIT_QUEUE_CAP 4096
+#define COMMIT_BATCH     256
+
+struct write_item {
+	store_write_work work;
+	void *arg;
+	store_write_finished finished;
+	void *ctx;
+	int rc;
+};
+
+static pthread_mutex_t g_commit_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_commit_wake = PTHREAD_COND_INITIALIZER;
+static struct write_item *g_commit_queue; /* ring of COMMIT_QUEUE_CAP */
+static size_t g_commit_head, g_commit_len;
+static int g_commit_running, g_commit_stopping;
+static pthread_t g_committer;
+
+static void batch_fail(struct write_item *items, size_t n, int rc)
+{
+	for (size_t i = 0; i < n; i++)
+		if (items[i].rc == 0)
+			items[i].rc = rc;
+}
+
+/* Run the works of one batch and commit it.  After MDB_MAP_FULL (in a work or in the
+ * commit) the whole batch is aborted, the map grown and every work run again. */
+static void batch_commit(struct write_item *items, size_t n)
+{
+	for (int attempt = 0;; attempt++) {
+		sensed_txn *txn;
+		int rc = txn_open(1, &txn), map_full;
+		size_t seen;
+
+		if (rc != 0) {
+			for (size_t i = 0; i < n; i++)
+				items[i].rc = rc;
+			return;
+		}
+		for (size_t i = 0; i < n && !txn->map_full; i++) {
+			sensed_txn child = {
+			    .write = 1, .map_size_at_begin = txn->map_size_at_begin, .nested = 1};
+
+			rc = mdb_txn_begin(g_env, txn->mdb, 0, &child.mdb);
+			if (rc != 0) {
+				items[i].rc = from_mdb(rc, txn);
+				continue;
+			}
+			tl_in_work = 1;
+			items[i].rc = items[i].work(&child, items[i].arg);
+			tl_in_work = 0;
+			if (items[i].rc == 0)
+				items[i].rc = from_mdb(mdb_txn_commit(child.mdb), &child);
+			else
+				mdb_txn_abort(child.mdb);
+			if (child.map_full)
+				txn->map_full = 1;
+		}
+		if (txn->map_full) {
+			mdb_txn_abort(txn->mdb);
+			rc = SENSED_ETOOLARGE;
+		} else {
+			rc = from_mdb(mdb_txn_commit(txn->mdb), txn);
+			if (rc == 0)
+				__atomic_fetch_add(&store_group_commits, 1, __ATOMIC_RELAXED);
+		}
+		txn_release(txn, &map_full, &seen);
+		if (map_full && attempt < STORE_MAX_GROWTHS) {
+			rc = grow_map(seen);
+			if (rc == 0) {
+				for (size_t i = 0; i < n; i++)
+					items[i].rc = 0;
+				continue;
+			}
+		}
+		if (rc != 0)
+			batch_fail(items, n, rc);
+		return;
+	}
+}
+
+static void *committer_main(void *unused)
+{
+	static struct write_item batch[COMMIT_BATCH]; /* this thread's only */
+
+	(void)unused;
+	for (;;) {
+		size_t n = 0;
+
+		pthread_mutex_lock(&g_commit_lock);
+		while (g_commit_len == 0 && !g_commit_stopping)
+			pthread_cond_wait(&g_commit_wake, &g_commit_lock);
+		if (g_commit_len == 0) {
+			pthread_mutex_unlock(&g_commit_lock);
+			return NULL;
+		}
+		while (n < COMMIT_BATCH && g_commit_len > 0) {
+			batch[n++] = g_commit_queue[g_commit_head];
+			g_commit_head = (g_commit_head + 1) % COMMIT_QUEUE_CAP;
+			g_commit_len--;
+		}
+		pthread_mutex_unlock(&g_commit_lock);
+		for (size_t i = 0; i < n; i++)
+			batch[i].rc = 0;
+		batch_commit(batch, n);
+		for (size_t i = 0; i < n; i++)
+			batch[i].finished(batch[i].ctx, batch[i].rc);
+	}
+}
+
+int store_write_submit(store_write_work work, void *arg, store_write_finished finished, void *ctx)
+{
+	int rc = 0;
+
+	if (work == NULL || finished == NULL)
+		return SENSED_EINVAL;
+	pthread_mutex_lock(&g_commit_lock);
+	if (g_env == NULL || g_commit_stopping) {
+		rc = SENSED_ESTATE;
+	} else if (!g_commit_running) {
+		g_commit_queue = calloc(COMMIT_QUEUE_CAP, sizeof(*g_commit_queue));
+		if (g_commit_queue == NULL) {
+			rc = SENSED_ENOMEM;
+		} else if (pthread_create(&g_committer, NULL, committer_main, NULL) != 0) {
+			free(g_commit_queue);
+			g_commit_queue = NULL;
+			rc = SENSED_ENOMEM;
+		} else {
+			g_commit_head = g_commit_len = 0;
+			g_commit_running = 1;
+		}
+	}
+	if (rc == 0 && g_commit_len == COMMIT_QUEUE_CAP)
+		rc = SENSED_EBUSY;
+	if (rc == 0) {
+		g_commit_queue[(g_commit_head + g_commit_len) % COMMIT_QUEUE_CAP] =
+		    (struct write_item){.work = work, .arg = arg, .finished = finished, .ctx = ctx};
+		g_commit_len++;
+		pthread_cond_signal(&g_commit_wake);
+	}
+	pthread_mutex_unlock(&g_commit_lock);
+	return rc;
+}
+
+void store_writes_stop(void)
+{
+	int running;
+
+	pthread_mutex_lock(&g_commit_lock);
+	g_commit_stopping = 1;
+	running = g_commit_running;
+	pthread_cond_broadcast(&g_commit_wake);
+	pthread_mutex_unlock(&g_commit_lock);
+	if (!running)
+		return;
+	pthread_join(g_committer, NULL);
+	pthread_mutex_lock(&g_commit_lock);
+	free(g_commit_queue);
+	g_commit_queue = NULL;
+	g_commit_running = 0;
+	pthread_mutex_unlock(&g_commit_lock);
 }
 
 /* ---- Open, close, backup -------------------------------------------------------------- */
@@ -322,6 +497,9 @@ int store_open(const char *dir, const struct store_options *opt)
 		return from_mdb(rc, NULL);
 	}
 	mdb_reader_check(g_env, &dead);
+	pthread_mutex_lock(&g_commit_lock);
+	g_commit_stopping = 0;
+	pthread_mutex_unlock(&g_commit_lock);
 	return 0;
 }
 
@@ -339,6 +517,7 @@ static void collection_free(sensed_collection *coll)
 
 void store_close(void)
 {
+	store_writes_stop();
 	for (size_t i = 0; i < g_collection_count; i++)
 		collection_free(g_collections[i]);
 	free(g_collections);

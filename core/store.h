@@ -52,6 +52,21 @@ int store_find_one(sensed_txn *txn, sensed_collection *coll, const json_t *filte
 int store_count(sensed_txn *txn, sensed_collection *coll, const json_t *filter, size_t *out);
 int store_shape(sensed_txn *txn, sensed_collection *coll, const sensed_query *q, json_t *doc);
 
+/* Group commit.  `work(txn, arg)` runs on the store's committer thread in a child of the
+ * batch's write transaction: it may use only store functions, with `txn` (never NULL, never
+ * committed or aborted by the work), and it may run again after a rollback (the batch is
+ * retried when the map grows).  A failing work is rolled back alone.  `finished(ctx, err)`
+ * runs on the committer thread once the batch is committed (on disk when durable); err is
+ * the work's result or, when the batch failed, the commit's.  SENSED_EBUSY when the queue
+ * is full, SENSED_ESTATE when the store is closed or closing (nothing was queued).
+ * Any thread. */
+typedef int (*store_write_work)(sensed_txn *txn, void *arg);
+typedef void (*store_write_finished)(void *ctx, int err);
+int store_write_submit(store_write_work work, void *arg, store_write_finished finished, void *ctx);
+/* Refuse new writes, run the queued ones and join the committer.  Called by store_close;
+ * the server calls it earlier, while the loops that receive the results still exist. */
+void store_writes_stop(void);
+
 /* Ids and dates (any thread). */
 void object_id_new(char out[25]);
 int object_id_valid(const char *s);

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define SENSED_SDK_ABI_MAJOR       1
-#define SENSED_SDK_ABI_MINOR       2
+#define SENSED_SDK_ABI_MINOR       3
 #define SENSED_PLUGIN_MAGIC        0x53454e53u /* "SENS" */
 #define SENSED_PLUGIN_ENTRY_SYMBOL "sensed_plugin_entry"
 
@@ -427,6 +427,18 @@ struct sensed_host {
 	/* Every route: a new array of {method, pattern, leastRole (role name or "public"),
 	 * scope (or null), plugin}. */
 	json_t *(*routes_list)(void);
+
+	/* ---- ABI 1.3 */
+	/* Run `work(txn, arg)` in a write transaction of the store's committer thread, batched
+	 * with other requests' writes into one durable commit, then `done(req, arg, err)` on the
+	 * request's loop thread, after the batch is on disk (err: work's result or the commit's).
+	 * work may use only store members, with `txn` (never NULL; work neither commits nor
+	 * aborts it); a failing work is rolled back alone.  work may run more than once (the
+	 * batch is retried after the map grows): it must give the same result when run again
+	 * after a rollback.  `arg` stays the caller's.  SENSED_EBUSY when the queue is full or
+	 * the server is stopping (reply 503).  Loop thread. */
+	int (*write_job)(sensed_request *req, int (*work)(sensed_txn *txn, void *arg),
+	                 void (*done)(sensed_request *req, void *arg, int err), void *arg);
 };
 
 /* Does this host provide `member`?  (A host of an older minor has a shorter table.) */

@@ -5,6 +5,7 @@
 #include "store_internal.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -784,4 +785,224 @@ Test(store, reader_check_and_state)
 	cr_assert_geq(store_reader_check(), 0);
 	struct store_options opt = {0};
 	cr_assert_eq(store_open(dir, &opt), SENSED_ESTATE);
+}
+
+/* ---- Group commit (store_write_submit) ---- */
+
+struct gc_write {
+	sensed_collection *coll;
+	json_t *doc;
+	int fail_after; /* insert, then return this error (rolled back alone) */
+	int nested_own; /* try a transaction of its own (refused: ESTATE) */
+	int gate;       /* block until gc.open */
+	int err;
+	int finished;
+	int work_runs;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int open, finished;
+} gc = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static int gc_work(sensed_txn *txn, void *arg)
+{
+	struct gc_write *w = arg;
+	int rc;
+
+	__atomic_fetch_add(&w->work_runs, 1, __ATOMIC_RELAXED);
+	if (w->gate) {
+		pthread_mutex_lock(&gc.lock);
+		while (!gc.open)
+			pthread_cond_wait(&gc.cond, &gc.lock);
+		pthread_mutex_unlock(&gc.lock);
+	}
+	if (w->nested_own) {
+		json_t *doc = json_pack("{s:s}", "own", "x");
+
+		rc = store_doc_insert(NULL, w->coll, doc, NULL);
+		json_decref(doc);
+		return rc;
+	}
+	rc = store_doc_insert(txn, w->coll, w->doc, NULL);
+	return rc ? rc : w->fail_after;
+}
+
+static void gc_finished(void *ctx, int err)
+{
+	struct gc_write *w = ctx;
+
+	pthread_mutex_lock(&gc.lock);
+	w->err = err;
+	w->finished++;
+	gc.finished++;
+	pthread_cond_broadcast(&gc.cond);
+	pthread_mutex_unlock(&gc.lock);
+}
+
+static void gc_open_gate(void)
+{
+	pthread_mutex_lock(&gc.lock);
+	gc.open = 1;
+	pthread_cond_broadcast(&gc.cond);
+	pthread_mutex_unlock(&gc.lock);
+}
+
+static void gc_wait(int expected)
+{
+	pthread_mutex_lock(&gc.lock);
+	while (gc.finished < expected)
+		pthread_cond_wait(&gc.cond, &gc.lock);
+	pthread_mutex_unlock(&gc.lock);
+}
+
+#define GC_THREADS 8
+#define GC_PER     50
+
+struct gc_submitter {
+	struct gc_write *writes;
+};
+
+static void *gc_submit_thread(void *arg)
+{
+	struct gc_submitter *s = arg;
+
+	for (int i = 0; i < GC_PER; i++)
+		if (store_write_submit(gc_work, &s->writes[i], gc_finished, &s->writes[i]) != 0)
+			return (void *)1;
+	return NULL;
+}
+
+Test(store, group_commit_batches_many_threads_writes)
+{
+	sensed_collection *c = collection("gc");
+	static struct gc_write writes[GC_THREADS * GC_PER + 1];
+	struct gc_submitter subs[GC_THREADS];
+	pthread_t threads[GC_THREADS];
+	size_t before = store_group_commits, n = 0;
+
+	/* The first work holds the committer until every thread has queued its writes, so
+	 * the rest go in batches (at most 256 each) rather than one commit per write. */
+	writes[0] = (struct gc_write){.coll = c, .doc = json_pack("{s:i}", "n", -1), .gate = 1};
+	cr_assert_eq(store_write_submit(gc_work, &writes[0], gc_finished, &writes[0]), 0);
+	for (int t = 0; t < GC_THREADS; t++) {
+		subs[t].writes = &writes[1 + t * GC_PER];
+		for (int i = 0; i < GC_PER; i++)
+			subs[t].writes[i] = (struct gc_write){
+			    .coll = c, .doc = json_pack("{s:i}", "n", t * GC_PER + i)};
+		cr_assert_eq(pthread_create(&threads[t], NULL, gc_submit_thread, &subs[t]), 0);
+	}
+	for (int t = 0; t < GC_THREADS; t++) {
+		void *failed;
+
+		pthread_join(threads[t], &failed);
+		cr_assert_null(failed, "a submission was refused");
+	}
+	gc_open_gate();
+	gc_wait(GC_THREADS * GC_PER + 1);
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+		cr_assert_eq(writes[i].finished, 1, "write %zu finished %d times", i,
+		             writes[i].finished);
+		cr_assert_eq(writes[i].err, 0, "write %zu: %d", i, writes[i].err);
+		cr_assert_not_null(json_object_get(writes[i].doc, "_id"));
+		json_decref(writes[i].doc);
+	}
+	cr_assert_eq(store_count(NULL, c, NULL, &n), 0);
+	cr_assert_eq(n, GC_THREADS * GC_PER + 1);
+	/* 1 (the gated work) + ceil(400 / 256) */
+	cr_assert_leq(store_group_commits - before, 3, "%zu commits", store_group_commits - before);
+}
+
+Test(store, group_commit_failing_work_is_rolled_back_alone)
+{
+	sensed_collection *c = collection("gc");
+	struct gc_write w[6];
+
+	cr_assert_eq(store_index_declare(c, "name", SENSED_INDEX_UNIQUE), 0);
+	w[0] = (struct gc_write){.coll = c, .doc = parse("{\"name\":\"gate\"}"), .gate = 1};
+	w[1] = (struct gc_write){.coll = c, .doc = parse("{\"name\":\"a\"}")};
+	w[2] = (struct gc_write){
+	    .coll = c, .doc = parse("{\"name\":\"b\"}"), .fail_after = SENSED_EINVAL};
+	w[3] = (struct gc_write){.coll = c, .doc = parse("{\"name\":\"a\"}")}; /* unique */
+	w[4] = (struct gc_write){.coll = c, .doc = parse("{\"name\":\"c\"}")};
+	w[5] = (struct gc_write){.coll = c, .nested_own = 1};
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(store_write_submit(gc_work, &w[i], gc_finished, &w[i]), 0);
+	gc_open_gate();
+	gc_wait(6);
+	cr_assert_eq(w[0].err, 0);
+	cr_assert_eq(w[1].err, 0);
+	cr_assert_eq(w[2].err, SENSED_EINVAL);
+	cr_assert_eq(w[3].err, SENSED_EUNIQUE);
+	cr_assert_eq(w[4].err, 0);
+	cr_assert_eq(w[5].err, SENSED_ESTATE, "a work's own txn would deadlock on the writer lock");
+	assert_column(c, NULL, "name", "name", "[\"a\",\"c\",\"gate\"]");
+	cr_assert_eq(count(c, "{\"own\":\"x\"}"), 0);
+	for (int i = 0; i < 5; i++)
+		json_decref(w[i].doc);
+	cr_assert_eq(store_write_submit(NULL, NULL, gc_finished, NULL), SENSED_EINVAL);
+}
+
+Test(store, group_commit_grows_the_map_and_retries)
+{
+	static struct gc_write w[200];
+	char *big = malloc(100001);
+	sensed_collection *c;
+	size_t n = 0;
+
+	store_close();
+	remove_tree(dir);
+	open_store(1 << 20, 100); /* 1 MiB: the batches fill it */
+	c = collection("blobs");
+	memset(big, 'b', 100000);
+	big[100000] = '\0';
+	w[0] = (struct gc_write){.coll = c, .doc = json_pack("{s:i}", "i", -1), .gate = 1};
+	cr_assert_eq(store_write_submit(gc_work, &w[0], gc_finished, &w[0]), 0);
+	for (int i = 1; i < 200; i++) {
+		w[i] = (struct gc_write){.coll = c,
+		                         .doc = json_pack("{s:i, s:s}", "i", i, "blob", big)};
+		cr_assert_eq(store_write_submit(gc_work, &w[i], gc_finished, &w[i]), 0);
+	}
+	gc_open_gate();
+	gc_wait(200);
+	int reruns = 0;
+
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(w[i].err, 0, "write %d: %d", i, w[i].err);
+		json_decref(w[i].doc);
+		if (w[i].work_runs > 1)
+			reruns++;
+	}
+	free(big);
+	/* The gate may have caught w[1] in the first batch; the others queued behind it. */
+	cr_assert_gt(reruns, 0, "no batch was run again after growing the map");
+	cr_assert_gt(store_map_size(), 20u << 20);
+	cr_assert_eq(store_count(NULL, c, NULL, &n), 0);
+	cr_assert_eq(n, 200);
+}
+
+Test(store, group_commit_close_drains_the_queue)
+{
+	static struct gc_write w[100];
+	sensed_collection *c = collection("gc");
+	size_t n = 0;
+
+	w[0] = (struct gc_write){.coll = c, .doc = json_pack("{s:i}", "i", 0), .gate = 1};
+	for (int i = 1; i < 100; i++)
+		w[i] = (struct gc_write){.coll = c, .doc = json_pack("{s:i}", "i", i)};
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(store_write_submit(gc_work, &w[i], gc_finished, &w[i]), 0);
+	gc_open_gate();
+	store_close(); /* waits for the queued writes */
+	cr_assert_eq(gc.finished, 100);
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(w[i].err, 0);
+		json_decref(w[i].doc);
+	}
+	cr_assert_eq(store_write_submit(gc_work, &w[0], gc_finished, &w[0]), SENSED_ESTATE);
+	open_store(64 << 20, 100);
+	c = collection("gc");
+	cr_assert_eq(store_count(NULL, c, NULL, &n), 0);
+	cr_assert_eq(n, 100);
 }
