@@ -116,36 +116,16 @@ static int persisted_active(const char *key)
 
 static int persist_active(const char *key, int active)
 {
-	sensed_txn *txn = NULL;
-	json_t *filter, *doc = NULL;
-	char id[25];
+	json_t *match, *fields;
 	int err;
 
 	if (!state_coll)
 		return SENSED_ESTATE;
-	filter = json_pack("{s:s}", "key", key);
-	if (!filter)
-		return SENSED_ENOMEM;
-	err = store_txn_begin(1, &txn);
-	if (err)
-		goto out;
-	err = store_find_one(txn, state_coll, filter, &doc);
-	if (err == 0) {
-		const char *doc_id = json_string_value(json_object_get(doc, "_id"));
-		json_object_set_new(doc, "active", json_boolean(active));
-		snprintf(id, sizeof(id), "%s", doc_id ? doc_id : "");
-		err = store_doc_replace(txn, state_coll, id, doc);
-	} else if (err == SENSED_ENOTFOUND) {
-		doc = json_pack("{s:s, s:b}", "key", key, "active", active);
-		err = doc ? store_doc_insert(txn, state_coll, doc, NULL) : SENSED_ENOMEM;
-	}
-	if (err)
-		store_txn_abort(txn);
-	else
-		err = store_txn_commit(txn);
-out:
-	json_decref(doc);
-	json_decref(filter);
+	match = json_pack("{s:s}", "key", key);
+	fields = json_pack("{s:b}", "active", active);
+	err = match && fields ? store_upsert(state_coll, match, fields) : SENSED_ENOMEM;
+	json_decref(match);
+	json_decref(fields);
 	return err;
 }
 

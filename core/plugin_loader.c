@@ -227,32 +227,11 @@ static int persist_enabled(const char *name, int enabled)
 {
 	if (!state_coll)
 		return SENSED_ESTATE;
-	sensed_txn *txn = NULL;
-	json_t *filter = json_pack("{s:s}", "name", name);
-	json_t *doc = NULL;
-	char id[25];
-	if (!filter)
-		return SENSED_ENOMEM;
-	int err = store_txn_begin(1, &txn);
-	if (err)
-		goto out;
-	err = store_find_one(txn, state_coll, filter, &doc);
-	if (err == 0) {
-		json_object_set_new(doc, "enabled", json_boolean(enabled));
-		const char *doc_id = json_string_value(json_object_get(doc, "_id"));
-		snprintf(id, sizeof(id), "%s", doc_id ? doc_id : "");
-		err = store_doc_replace(txn, state_coll, id, doc);
-	} else if (err == SENSED_ENOTFOUND) {
-		doc = json_pack("{s:s, s:b}", "name", name, "enabled", enabled);
-		err = doc ? store_doc_insert(txn, state_coll, doc, NULL) : SENSED_ENOMEM;
-	}
-	if (err)
-		store_txn_abort(txn);
-	else
-		err = store_txn_commit(txn);
-out:
-	json_decref(doc);
-	json_decref(filter);
+	json_t *match = json_pack("{s:s}", "name", name);
+	json_t *fields = json_pack("{s:b}", "enabled", enabled);
+	int err = match && fields ? store_upsert(state_coll, match, fields) : SENSED_ENOMEM;
+	json_decref(match);
+	json_decref(fields);
 	return err;
 }
 

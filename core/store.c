@@ -1894,3 +1894,34 @@ int store_shape(sensed_txn *txn, sensed_collection *coll, const sensed_query *q,
 	shape_spec_free(&spec);
 	return rc;
 }
+
+int store_upsert(sensed_collection *coll, const json_t *match, const json_t *fields)
+{
+	sensed_txn *txn = NULL;
+	json_t *doc = NULL;
+	char id[ID_LEN + 1];
+	int err;
+
+	if (coll == NULL || !json_is_object(match) || !json_is_object(fields))
+		return SENSED_EINVAL;
+	if ((err = store_txn_begin(1, &txn)) != 0)
+		return err;
+	err = store_find_one(txn, coll, match, &doc);
+	if (err == 0) {
+		snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(doc, "_id")));
+		err = json_object_update(doc, (json_t *)fields) == 0
+		          ? store_doc_replace(txn, coll, id, doc)
+		          : SENSED_ENOMEM;
+	} else if (err == SENSED_ENOTFOUND) {
+		doc = json_deep_copy(match);
+		err = doc && json_object_update(doc, (json_t *)fields) == 0
+		          ? store_doc_insert(txn, coll, doc, NULL)
+		          : SENSED_ENOMEM;
+	}
+	json_decref(doc);
+	if (err != 0) {
+		store_txn_abort(txn);
+		return err;
+	}
+	return store_txn_commit(txn);
+}

@@ -51,6 +51,10 @@ int store_find(sensed_txn *txn, sensed_collection *coll, const sensed_query *q, 
 int store_find_one(sensed_txn *txn, sensed_collection *coll, const json_t *filter, json_t **out);
 int store_count(sensed_txn *txn, sensed_collection *coll, const json_t *filter, size_t *out);
 int store_shape(sensed_txn *txn, sensed_collection *coll, const sensed_query *q, json_t *doc);
+/* In one write transaction: set the members of `fields` on the first document matching
+ * `match`, or insert `match` with `fields` when none does.  Both are borrowed.  For the
+ * core's small state collections (plugin and feature switches). */
+int store_upsert(sensed_collection *coll, const json_t *match, const json_t *fields);
 
 /* Group commit.  `work(txn, arg)` runs on the store's committer thread in a child of the
  * batch's write transaction: it may use only store functions, with `txn` (never NULL, never

@@ -162,6 +162,23 @@ Test(store, replace_with_an_id_borrowed_from_the_document)
 	json_decref(doc);
 }
 
+Test(store, upsert_sets_fields_or_inserts_once)
+{
+	sensed_collection *state = collection("state");
+	json_t *match = parse("{\"name\":\"alerts\"}");
+	json_t *off = parse("{\"enabled\":false}"), *on = parse("{\"enabled\":true}");
+
+	cr_assert_eq(store_upsert(state, match, off), 0);
+	cr_assert_eq(count(state, "{\"name\":\"alerts\",\"enabled\":false}"), 1);
+	cr_assert_eq(store_upsert(state, match, on), 0);
+	cr_assert_eq(count(state, NULL), 1, "the second upsert updates, never inserts");
+	cr_assert_eq(count(state, "{\"name\":\"alerts\",\"enabled\":true}"), 1);
+	cr_assert_eq(store_upsert(state, NULL, on), SENSED_EINVAL);
+	json_decref(match);
+	json_decref(off);
+	json_decref(on);
+}
+
 Test(store, crud_and_stamps)
 {
 	sensed_collection *users = collection("users");
