@@ -98,35 +98,12 @@ static struct feature *live_feature_find(const char *key)
 /* The persisted state of `key`: 1, 0, or -1 when nothing is stored. */
 static int persisted_active(const char *key)
 {
-	json_t *filter, *doc = NULL;
-	int result = -1;
-
-	if (!state_coll)
-		return -1;
-	filter = json_pack("{s:s}", "key", key);
-	if (filter && store_find_one(NULL, state_coll, filter, &doc) == 0) {
-		json_t *flag = json_object_get(doc, "active");
-		if (json_is_boolean(flag))
-			result = json_is_true(flag);
-	}
-	json_decref(doc);
-	json_decref(filter);
-	return result;
+	return store_flag_get(state_coll, "key", key, "active");
 }
 
 static int persist_active(const char *key, int active)
 {
-	json_t *match, *fields;
-	int err;
-
-	if (!state_coll)
-		return SENSED_ESTATE;
-	match = json_pack("{s:s}", "key", key);
-	fields = json_pack("{s:b}", "active", active);
-	err = match && fields ? store_upsert(state_coll, match, fields) : SENSED_ENOMEM;
-	json_decref(match);
-	json_decref(fields);
-	return err;
+	return store_flag_set(state_coll, "key", key, "active", active);
 }
 
 static void feature_free(struct feature *f)

@@ -208,31 +208,12 @@ static void open_state_collection(void)
 /* The persisted enabled flag of `name`: 1, 0, or -1 when nothing is stored. */
 static int persisted_enabled(const char *name)
 {
-	if (!state_coll)
-		return -1;
-	json_t *filter = json_pack("{s:s}", "name", name);
-	json_t *doc = NULL;
-	int result = -1;
-	if (filter && store_find_one(NULL, state_coll, filter, &doc) == 0) {
-		json_t *flag = json_object_get(doc, "enabled");
-		if (json_is_boolean(flag))
-			result = json_is_true(flag);
-	}
-	json_decref(doc);
-	json_decref(filter);
-	return result;
+	return store_flag_get(state_coll, "name", name, "enabled");
 }
 
 static int persist_enabled(const char *name, int enabled)
 {
-	if (!state_coll)
-		return SENSED_ESTATE;
-	json_t *match = json_pack("{s:s}", "name", name);
-	json_t *fields = json_pack("{s:b}", "enabled", enabled);
-	int err = match && fields ? store_upsert(state_coll, match, fields) : SENSED_ENOMEM;
-	json_decref(match);
-	json_decref(fields);
-	return err;
+	return store_flag_set(state_coll, "name", name, "enabled", enabled);
 }
 
 static sensed_plugin *record_new(const char *path)

@@ -1925,3 +1925,38 @@ int store_upsert(sensed_collection *coll, const json_t *match, const json_t *fie
 	}
 	return store_txn_commit(txn);
 }
+
+int store_flag_get(sensed_collection *coll, const char *key_field, const char *key,
+                   const char *flag_field)
+{
+	json_t *match, *doc = NULL;
+	int result = -1;
+
+	if (coll == NULL)
+		return -1;
+	match = json_pack("{s:s}", key_field, key);
+	if (match && store_find_one(NULL, coll, match, &doc) == 0) {
+		json_t *flag = json_object_get(doc, flag_field);
+		if (json_is_boolean(flag))
+			result = json_is_true(flag);
+	}
+	json_decref(doc);
+	json_decref(match);
+	return result;
+}
+
+int store_flag_set(sensed_collection *coll, const char *key_field, const char *key,
+                   const char *flag_field, int value)
+{
+	json_t *match, *fields;
+	int err;
+
+	if (coll == NULL)
+		return SENSED_ESTATE;
+	match = json_pack("{s:s}", key_field, key);
+	fields = json_pack("{s:b}", flag_field, value);
+	err = match && fields ? store_upsert(coll, match, fields) : SENSED_ENOMEM;
+	json_decref(match);
+	json_decref(fields);
+	return err;
+}

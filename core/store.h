@@ -55,6 +55,13 @@ int store_shape(sensed_txn *txn, sensed_collection *coll, const sensed_query *q,
  * `match`, or insert `match` with `fields` when none does.  Both are borrowed.  For the
  * core's small state collections (plugin and feature switches). */
 int store_upsert(sensed_collection *coll, const json_t *match, const json_t *fields);
+/* A boolean switch kept as {<key_field>: key, <flag_field>: true|false}: the stored value
+ * (1 or 0), or -1 when none is stored (or coll is NULL). */
+int store_flag_get(sensed_collection *coll, const char *key_field, const char *key,
+                   const char *flag_field);
+/* Store the switch (store_upsert).  SENSED_ESTATE when coll is NULL. */
+int store_flag_set(sensed_collection *coll, const char *key_field, const char *key,
+                   const char *flag_field, int value);
 
 /* Group commit.  `work(txn, arg)` runs on the store's committer thread in a child of the
  * batch's write transaction: it may use only store functions, with `txn` (never NULL, never

@@ -174,6 +174,12 @@ Test(store, upsert_sets_fields_or_inserts_once)
 	cr_assert_eq(count(state, NULL), 1, "the second upsert updates, never inserts");
 	cr_assert_eq(count(state, "{\"name\":\"alerts\",\"enabled\":true}"), 1);
 	cr_assert_eq(store_upsert(state, NULL, on), SENSED_EINVAL);
+	/* the switch helpers over it */
+	cr_assert_eq(store_flag_get(state, "name", "alerts", "enabled"), 1);
+	cr_assert_eq(store_flag_get(state, "name", "geo", "enabled"), -1);
+	cr_assert_eq(store_flag_set(state, "name", "geo", "enabled", 0), 0);
+	cr_assert_eq(store_flag_get(state, "name", "geo", "enabled"), 0);
+	cr_assert_eq(store_flag_set(NULL, "name", "geo", "enabled", 1), SENSED_ESTATE);
 	json_decref(match);
 	json_decref(off);
 	json_decref(on);
