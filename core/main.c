@@ -273,6 +273,20 @@ static int build_config(const struct options *o, struct config *cfg)
 	return 0;
 }
 
+/* Undo start-up in reverse order: plugins first (they hold routes, features and
+ * collections), the store last. */
+static void stop_core(void)
+{
+	plugin_unload_all();
+	features_shutdown();
+	translations_shutdown();
+	cors_shutdown();
+	auth_shutdown();
+	router_free(g_router);
+	g_router = NULL;
+	store_close();
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)st;
@@ -309,14 +323,7 @@ static int check_plugins(const struct config *cfg)
 	}
 	load_translations(cfg);
 	failures = plugin_check_all();
-	plugin_unload_all();
-	features_shutdown();
-	translations_shutdown();
-	cors_shutdown();
-	auth_shutdown();
-	router_free(g_router);
-	g_router = NULL;
-	store_close();
+	stop_core();
 	if (nftw(tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "sensed: could not remove %s\n", tmp);
 	if (failures) {
@@ -422,14 +429,7 @@ static int serve(const struct config *cfg)
 	pthread_mutex_unlock(&reader_check_lock);
 	pthread_join(reader_checker, NULL);
 
-	plugin_unload_all();
-	features_shutdown();
-	translations_shutdown();
-	cors_shutdown();
-	auth_shutdown();
-	router_free(g_router);
-	g_router = NULL;
-	store_close();
+	stop_core();
 	fprintf(stderr, "sensed: stopped\n");
 	return rc ? 1 : 0;
 }

@@ -80,17 +80,6 @@ static void request_id_assign(sensed_request *req, const char *incoming)
 
 /* ---- Percent-decoding of query strings and forms ------------------------------------- */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode [in, in+len) into out ('+' is a space); returns the decoded length or -1 on a
  * decoded NUL.  A malformed escape is kept literally. */
 static long form_unescape(const char *in, size_t len, char *out)
@@ -100,9 +89,9 @@ static long form_unescape(const char *in, size_t len, char *out)
 		char c = in[i];
 		if (c == '+') {
 			c = ' ';
-		} else if (c == '%' && i + 2 < len && hex_digit(in[i + 1]) >= 0 &&
-		           hex_digit(in[i + 2]) >= 0) {
-			c = (char)(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
+		} else if (c == '%' && i + 2 < len && hex_digit_value(in[i + 1]) >= 0 &&
+		           hex_digit_value(in[i + 2]) >= 0) {
+			c = (char)(hex_digit_value(in[i + 1]) * 16 + hex_digit_value(in[i + 2]));
 			i += 2;
 		}
 		if (c == '\0')
@@ -230,9 +219,11 @@ const char *request_path(sensed_request *req)
 				break;
 			out[o++] = '/';
 			while (p < end && *p != '/') {
-				if (*p == '%' && p + 2 < end && hex_digit(p[1]) >= 0 &&
-				    hex_digit(p[2]) >= 0 && (hex_digit(p[1]) | hex_digit(p[2]))) {
-					out[o++] = (char)(hex_digit(p[1]) * 16 + hex_digit(p[2]));
+				if (*p == '%' && p + 2 < end && hex_digit_value(p[1]) >= 0 &&
+				    hex_digit_value(p[2]) >= 0 &&
+				    (hex_digit_value(p[1]) | hex_digit_value(p[2]))) {
+					out[o++] = (char)(hex_digit_value(p[1]) * 16 +
+					                  hex_digit_value(p[2]));
 					p += 3;
 				} else {
 					out[o++] = *p++;

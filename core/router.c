@@ -333,7 +333,7 @@ void router_remove_owner(struct router *r, sensed_plugin *owner)
 		node_remove_owner(&r->root, owner);
 }
 
-static int hex_value(char c)
+int hex_digit_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -354,8 +354,8 @@ static int segment_decode(char *seg)
 			*out++ = *in;
 			continue;
 		}
-		int hi = hex_value(in[1]);
-		int lo = hi < 0 ? -1 : hex_value(in[2]);
+		int hi = hex_digit_value(in[1]);
+		int lo = hi < 0 ? -1 : hex_digit_value(in[2]);
 		if (hi < 0 || lo < 0)
 			return SENSED_EINVAL;
 		char c = (char)(hi * 16 + lo);

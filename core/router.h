@@ -52,6 +52,9 @@ void router_remove_owner(struct router *r, sensed_plugin *owner);
  * (m->allowed_methods says which), SENSED_EINVAL when a segment decodes to a NUL or is
  * badly encoded, SENSED_ETOOLARGE past ROUTER_MAX_SEGMENTS. */
 int router_match(const struct router *r, unsigned method, char *path, struct router_match *m);
+/* The value of a hex digit (either case), or -1: percent-decoding of paths here and of
+ * queries and forms in request.c. */
+int hex_digit_value(char c);
 /* Call fn for every route (authorization sweep, listings). */
 void router_foreach(const struct router *r, void (*fn)(const struct route *, void *), void *arg);
 
